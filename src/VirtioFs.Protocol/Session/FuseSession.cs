@@ -1,0 +1,267 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace VirtioFs.Protocol;
+
+/// <summary>
+/// Serves a <see cref="FuseFileSystem"/> over one or more <see cref="IFuseChannel"/>s: negotiates INIT, decodes and
+/// validates each request, calls the filesystem, encodes the reply, and carries notifications (<see cref="Notifier"/>).
+/// </summary>
+/// <remarks>
+/// <para>Each channel is served by <see cref="FuseSessionOptions.WorkersPerChannel"/> workers, each with its own request
+/// and reply buffers, so no lock is shared by all workers on the request path and steady-state requests allocate nothing.</para>
+/// <para>Malformed requests are answered with an errno (<see cref="Errno.EINVAL"/>, or <see cref="Errno.EIO"/> when the
+/// request cannot be understood) or dropped when no reply is possible; nothing a client sends makes the session throw.
+/// Exceptions from the filesystem are logged and answered with <see cref="Errno.EIO"/>.</para>
+/// </remarks>
+public sealed partial class FuseSession
+{
+    private readonly FuseFileSystem _fileSystem;
+    private readonly FuseSessionOptions _options;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _stateLock = new();
+    private readonly List<IFuseChannel> _channels = [];
+    private readonly ConcurrentBag<FuseWorker> _spareWorkers = [];
+    private InFlightSlot[] _slots = [];
+    private volatile FuseConnectionInfo? _connection;
+    private int _destroyed;
+
+    /// <summary>Creates a session.</summary>
+    /// <param name="fileSystem">The filesystem to serve.</param>
+    /// <param name="options">Negotiation and serving options; defaults when null. Not copied: do not change them while the session runs.</param>
+    /// <param name="logger">Where errors, and at <see cref="LogLevel.Debug"/> every request and reply, are logged.</param>
+    public FuseSession(FuseFileSystem fileSystem, FuseSessionOptions? options = null, ILogger<FuseSession>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(fileSystem);
+        _fileSystem = fileSystem;
+        _options = options ?? new FuseSessionOptions();
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        Notifier = new FuseNotifier(this);
+    }
+
+    /// <summary>The negotiated connection, or null before INIT completes.</summary>
+    public FuseConnectionInfo? Connection => _connection;
+
+    /// <summary>The options this session runs with.</summary>
+    public FuseSessionOptions Options => _options;
+
+    /// <summary>Sends notifications (invalidations, store, retrieve, poll wake-ups, …) to the client.</summary>
+    public FuseNotifier Notifier { get; }
+
+    /// <summary>Whether the client ended the session with <c>FUSE_DESTROY</c>.</summary>
+    public bool IsDestroyed => Volatile.Read(ref _destroyed) != 0;
+
+    /// <summary>Serves one channel until it closes, the client sends <c>DESTROY</c>, <see cref="Stop"/> is called or <paramref name="cancellationToken"/> fires.</summary>
+    /// <param name="channel">The channel.</param>
+    /// <param name="cancellationToken">Stops serving.</param>
+    /// <returns>A task that completes when serving has ended.</returns>
+    /// <exception cref="FuseChannelException">The channel failed.</exception>
+    public Task RunAsync(IFuseChannel channel, CancellationToken cancellationToken = default)
+        => RunAsync([channel], cancellationToken);
+
+    /// <summary>Serves several channels (for example cloned <c>/dev/fuse</c> descriptors or virtio request queues) as one session.</summary>
+    /// <param name="channels">The channels; at least one.</param>
+    /// <param name="cancellationToken">Stops serving.</param>
+    /// <returns>A task that completes when serving has ended on every channel.</returns>
+    /// <exception cref="FuseChannelException">A channel failed; the others were stopped.</exception>
+    public async Task RunAsync(IReadOnlyList<IFuseChannel> channels, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(channels);
+        if (channels.Count == 0)
+        {
+            ThrowHelper.ThrowArgument(nameof(channels), "At least one channel is needed.");
+        }
+
+        lock (_stateLock)
+        {
+            _channels.AddRange(channels);
+        }
+
+        using CancellationTokenRegistration registration = cancellationToken.Register(static s => ((FuseSession)s!).Stop(), this);
+        var loops = new List<Task>(channels.Count * _options.WorkersPerChannel);
+        foreach (IFuseChannel channel in channels)
+        {
+            for (int i = 0; i < _options.WorkersPerChannel; i++)
+            {
+                FuseWorker worker = CreateWorker();
+                loops.Add(Task.Run(() => WorkerLoopAsync(channel, worker)));
+            }
+        }
+
+        try
+        {
+            await Task.WhenAll(loops).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_stateLock)
+            {
+                foreach (IFuseChannel channel in channels)
+                {
+                    _channels.Remove(channel);
+                }
+            }
+
+            EndSession();
+        }
+    }
+
+    /// <summary>Stops serving: every channel is shut down and in-flight requests see their tokens cancelled.</summary>
+    public void Stop()
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _stop.Cancel();
+        IFuseChannel[] channels;
+        lock (_stateLock)
+        {
+            channels = [.. _channels];
+        }
+
+        foreach (IFuseChannel channel in channels)
+        {
+            channel.Shutdown();
+        }
+
+        foreach (InFlightSlot slot in Volatile.Read(ref _slots))
+        {
+            slot.CancelAll();
+        }
+    }
+
+    /// <summary>
+    /// Handles one request: the single entry point between transports and the protocol. Decodes
+    /// <paramref name="request"/>, calls the filesystem, and writes the reply into <paramref name="reply"/>.
+    /// </summary>
+    /// <param name="request">One whole request message (header included).</param>
+    /// <param name="reply">Room for the reply; its length bounds the reply (a larger one is answered with <see cref="Errno.ERANGE"/>).</param>
+    /// <returns>The reply's length, or 0 when the request gets no reply.</returns>
+    public async ValueTask<int> HandleRequestAsync(ReadOnlyMemory<byte> request, Memory<byte> reply)
+    {
+        if (!_spareWorkers.TryTake(out FuseWorker? worker))
+        {
+            worker = CreateWorker();
+        }
+
+        try
+        {
+            return await HandleAsync(worker, request, reply).ConfigureAwait(false);
+        }
+        finally
+        {
+            _spareWorkers.Add(worker);
+        }
+    }
+
+    internal IFuseChannel? NotificationChannel
+    {
+        get
+        {
+            lock (_stateLock)
+            {
+                return _channels.Count > 0 ? _channels[0] : null;
+            }
+        }
+    }
+
+    private FuseWorker CreateWorker()
+    {
+        var slot = new InFlightSlot();
+        lock (_stateLock)
+        {
+            _slots = [.. _slots, slot];
+        }
+
+        return new FuseWorker(_options.RequestBufferSize, _options.ReplyBufferSize, slot);
+    }
+
+    private async Task WorkerLoopAsync(IFuseChannel channel, FuseWorker worker)
+    {
+        CancellationToken stop = _stop.Token;
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                FuseChannelRequest received;
+                try
+                {
+                    received = await channel.ReceiveAsync(worker.Request, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    break;
+                }
+
+                if (received.IsEndOfStream)
+                {
+                    break;
+                }
+
+                int room = Math.Min(received.ReplyCapacity, worker.Reply.Length);
+                int length = 0;
+                if (room >= FuseReplyWriter.HeaderSize && received.Length <= worker.Request.Length)
+                {
+                    length = await HandleAsync(worker, worker.Request.AsMemory(0, received.Length), worker.Reply.AsMemory(0, room)).ConfigureAwait(false);
+                }
+                else
+                {
+                    Log.RequestDropped(_logger, received.Length, received.ReplyCapacity);
+                }
+
+                await channel.CompleteAsync(received, worker.Reply.AsMemory(0, length), CancellationToken.None).ConfigureAwait(false);
+                if (IsDestroyed)
+                {
+                    Stop();
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is FuseChannelException or OperationCanceledException)
+        {
+            if (!stop.IsCancellationRequested)
+            {
+                Log.ChannelFailed(_logger, ex);
+                Stop();
+                throw;
+            }
+        }
+    }
+
+    private void EndSession()
+    {
+        Stop();
+        if (_connection is not null && Interlocked.Exchange(ref _destroyed, 1) == 0)
+        {
+            CallDestroy();
+        }
+    }
+
+    private void CallDestroy()
+    {
+        try
+        {
+            _fileSystem.Destroy();
+        }
+        catch (Exception ex)
+        {
+            Log.FileSystemThrew(_logger, "DESTROY", 0, ex);
+        }
+    }
+
+    /// <summary>A worker's private state: buffers, the directory writer and its interrupt slot.</summary>
+    private sealed class FuseWorker(int requestSize, int replySize, InFlightSlot slot)
+    {
+        public byte[] Request { get; } = GC.AllocateUninitializedArray<byte>(requestSize, pinned: true);
+
+        public byte[] Reply { get; } = GC.AllocateUninitializedArray<byte>(replySize, pinned: true);
+
+        public FuseDirectoryWriter Directory { get; } = new();
+
+        public InFlightSlot Slot { get; } = slot;
+    }
+}
