@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every test of the solution on a fresh machine: checks the toolchain, restores NuGet packages,
+# builds (warnings are errors) and runs `dotnet test`, then prints one summary line.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages the tests need. The foundation's tests need none beyond the .NET SDK; transports that
+# mount (/dev/fuse) or boot guests (QEMU) add theirs here.
+packages=()
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+    else
+        echo "test.sh: missing Debian packages: ${missing[*]} (run as root to install them with apt-get)" >&2
+        exit 1
+    fi
+fi
+
+if ! command -v dotnet >/dev/null; then
+    echo "test.sh: the .NET 10 SDK is required (dotnet not found on PATH)" >&2
+    exit 1
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet restore VirtioFs.sln
+dotnet build VirtioFs.sln -c Release --no-restore
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test VirtioFs.sln -c Release --no-build 2>&1 | tee "$log" || status=$?
+
+# One closing line over all test assemblies.
+awk '/(Passed|Failed)!/ {
+        for (i = 1; i <= NF; i++) {
+            if ($i == "Failed:")  { f += $(i+1) + 0 }
+            if ($i == "Passed:")  { p += $(i+1) + 0 }
+            if ($i == "Skipped:") { s += $(i+1) + 0 }
+        }
+     }
+     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"
