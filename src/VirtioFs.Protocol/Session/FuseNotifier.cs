@@ -104,8 +104,16 @@ public sealed class FuseNotifier
     /// <summary><c>FUSE_NOTIFY_RESEND</c> (7.40+, with <see cref="FuseInitFlags.HasResend"/>): asks the client to send every pending request again.</summary>
     /// <param name="cancellationToken">Stops the send.</param>
     /// <returns>A task that completes when the notification is sent.</returns>
+    /// <exception cref="FuseProtocolException">The client did not negotiate <see cref="FuseInitFlags.HasResend"/>.</exception>
     public ValueTask ResendAsync(CancellationToken cancellationToken = default)
-        => SendHeaderOnlyAsync(FuseNotifyCode.Resend, 40, cancellationToken);
+    {
+        if (_session.Connection is { } connection && (connection.Flags & FuseInitFlags.HasResend) == 0)
+        {
+            ThrowHelper.ThrowProtocol("Cannot send Resend: the client did not negotiate FUSE_HAS_RESEND.", Errno.ENOSYS);
+        }
+
+        return SendHeaderOnlyAsync(FuseNotifyCode.Resend, 40, cancellationToken);
+    }
 
     /// <summary><c>FUSE_NOTIFY_INC_EPOCH</c> (7.44+): invalidates every cached entry at once by advancing the client's epoch.</summary>
     /// <param name="cancellationToken">Stops the send.</param>

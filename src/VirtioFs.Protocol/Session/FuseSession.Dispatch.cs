@@ -159,7 +159,7 @@ public sealed partial class FuseSession
         Memory<byte> reply)
     {
         long started = FuseSessionMetrics.Duration.Enabled ? Stopwatch.GetTimestamp() : 0;
-        CancellationToken token = worker.Slot.Begin(header.Unique);
+        CancellationToken token = worker.Slot.Begin(header.Unique, _stop.Token);
         var context = new FuseRequestContext(header.Unique, header.Nodeid, header.Uid, header.Gid, header.Pid, extensions, token);
         Log.Request(_logger, header.Unique, info.Name, header.Nodeid, header.Len);
         int length;

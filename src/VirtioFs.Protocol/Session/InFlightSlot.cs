@@ -10,8 +10,10 @@ internal sealed class InFlightSlot
     private CancellationTokenSource _cts = new();
     private ulong _unique;
 
-    /// <summary>Marks <paramref name="unique"/> in flight and returns its token (a recycled source unless the last one was cancelled).</summary>
-    public CancellationToken Begin(ulong unique)
+    /// <summary>Marks <paramref name="unique"/> in flight and returns its token (a recycled source unless the last one was cancelled).
+    /// The token starts cancelled when <paramref name="stopping"/> is already cancelled: checked under the lock that
+    /// <see cref="CancelAll"/> takes after the session signals it, so no request escapes a stop.</summary>
+    public CancellationToken Begin(ulong unique, CancellationToken stopping)
     {
         lock (_lock)
         {
@@ -22,6 +24,11 @@ internal sealed class InFlightSlot
             }
 
             _unique = unique;
+            if (stopping.IsCancellationRequested)
+            {
+                _ = _cts.CancelAsync();
+            }
+
             return _cts.Token;
         }
     }

@@ -1,0 +1,160 @@
+using VirtioFs.Protocol;
+using static VirtioFs.Transport.Tests.Session.SessionTestSupport;
+
+namespace VirtioFs.Transport.Tests.Session;
+
+/// <summary>FUSE_INTERRUPT and session shutdown cancel the token of an in-flight request.</summary>
+public sealed class InterruptTests
+{
+    /// <summary>A filesystem whose READ waits until its request is cancelled, then answers EINTR.</summary>
+    private sealed class BlockingReadFs : FuseFileSystem
+    {
+        private int _destroyed;
+
+        public TaskCompletionSource<ulong> Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource<bool> Cancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int DestroyCount => Volatile.Read(ref _destroyed);
+
+        public override async ValueTask<FuseResult<int>> ReadAsync(FuseRequestContext context, FuseReadIn args, Memory<byte> buffer)
+        {
+            Entered.TrySetResult(context.Unique);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+                Cancelled.TrySetResult(false);
+                return 0;
+            }
+            catch (OperationCanceledException)
+            {
+                Cancelled.TrySetResult(context.CancellationToken.IsCancellationRequested);
+                return Errno.EINTR;
+            }
+        }
+
+        public override ValueTask<FuseResult<FuseEntryOut>> LookupAsync(FuseRequestContext context, ReadOnlyMemory<byte> name)
+            => new(new FuseEntryOut { Nodeid = 2, Attr = new FuseAttr { Ino = 2, Mode = FuseFileMode.RegularFile | 0x1A4 } });
+
+        public override void Destroy() => Interlocked.Increment(ref _destroyed);
+    }
+
+    [Fact]
+    public async Task InterruptCancelsTheInFlightRequest()
+    {
+        var fs = new BlockingReadFs();
+        await using FuseLoopbackHost host = await StartAsync(fs, workers: 2);
+        var readUnique = new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Client.RequestSent += (unique, opcode) =>
+        {
+            if (opcode == FuseOpcode.Read)
+            {
+                readUnique.TrySetResult(unique);
+            }
+        };
+
+        Task<FuseResult<int>> read = host.Client.ReadAsync(2, 1, 0, new byte[16]).AsTask();
+        ulong unique = await readUnique.Task.Bounded();
+        Assert.Equal(unique, await fs.Entered.Task.Bounded());
+        Assert.False(read.IsCompleted);
+
+        Errno interrupt = await host.Client.InterruptAsync(unique).Bounded();
+
+        Assert.Equal(Errno.Success, interrupt);
+        Assert.Equal(Errno.EINTR, (await read.Bounded()).Error);
+        Assert.True(await fs.Cancelled.Task.Bounded());
+
+        // The worker is free again and the session still serves.
+        Assert.Equal(2ul, (await host.Client.LookupAsync(1, "a").Bounded()).Value.Nodeid);
+    }
+
+    [Fact]
+    public async Task InterruptingAnUnknownRequestAnswersEagain()
+    {
+        var fs = new BlockingReadFs();
+        await using FuseLoopbackHost host = await StartAsync(fs, workers: 2);
+
+        Assert.Equal(Errno.EAGAIN, await host.Client.InterruptAsync(123_456).Bounded());
+
+        // A request that already completed is unknown too.
+        ulong lookupUnique = 0;
+        host.Client.RequestSent += (unique, opcode) =>
+        {
+            if (opcode == FuseOpcode.Lookup)
+            {
+                lookupUnique = unique;
+            }
+        };
+        Assert.True((await host.Client.LookupAsync(1, "a").Bounded()).IsSuccess);
+        Assert.NotEqual(0ul, lookupUnique);
+        Assert.Equal(Errno.EAGAIN, await host.Client.InterruptAsync(lookupUnique).Bounded());
+    }
+
+    [Fact]
+    public async Task InterruptOnlyCancelsTheMatchingRequest()
+    {
+        var fs = new BlockingReadFs();
+        await using FuseLoopbackHost host = await StartAsync(fs, workers: 3);
+        var readUnique = new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Client.RequestSent += (unique, opcode) =>
+        {
+            if (opcode == FuseOpcode.Read)
+            {
+                readUnique.TrySetResult(unique);
+            }
+        };
+        Task<FuseResult<int>> read = host.Client.ReadAsync(2, 1, 0, new byte[16]).AsTask();
+        ulong unique = await readUnique.Task.Bounded();
+        await fs.Entered.Task.Bounded();
+
+        // Another unique (the read's + 2, not yet used) is not in flight: EAGAIN, and the read keeps waiting.
+        Assert.Equal(Errno.EAGAIN, await host.Client.InterruptAsync(unique + 2).Bounded());
+        await Task.Delay(50);
+        Assert.False(read.IsCompleted);
+        Assert.False(fs.Cancelled.Task.IsCompleted);
+
+        Assert.Equal(Errno.Success, await host.Client.InterruptAsync(unique).Bounded());
+        Assert.Equal(Errno.EINTR, (await read.Bounded()).Error);
+    }
+
+    [Fact]
+    public async Task StopCancelsInFlightTokens()
+    {
+        var fs = new BlockingReadFs();
+        await using FuseLoopbackHost host = await StartAsync(fs, workers: 2);
+
+        Task<FuseResult<int>> read = host.Client.ReadAsync(2, 1, 0, new byte[16]).AsTask();
+        await fs.Entered.Task.Bounded();
+
+        host.Session.Stop();
+
+        Assert.True(await fs.Cancelled.Task.Bounded());
+        Assert.Equal(Errno.EINTR, (await read.Bounded()).Error);
+        await host.Completion.Bounded();
+
+        // The session ended after INIT, so the filesystem was told once.
+        Assert.Equal(1, fs.DestroyCount);
+        Assert.True(host.Session.IsDestroyed);
+    }
+
+    [Fact]
+    public async Task RunCancellationTokenStopsLikeStop()
+    {
+        var fs = new BlockingReadFs();
+        var session = new FuseSession(fs, new FuseSessionOptions { WorkersPerChannel = 2 });
+        (IFuseChannel server, FuseLoopbackClient client) = FuseLoopback.CreatePair();
+        using var cts = new CancellationTokenSource();
+        Task run = session.RunAsync(server, cts.Token);
+        Assert.True((await client.InitAsync().Bounded()).IsSuccess);
+
+        Task<FuseResult<int>> read = client.ReadAsync(2, 1, 0, new byte[16]).AsTask();
+        await fs.Entered.Task.Bounded();
+        await cts.CancelAsync();
+
+        Assert.True(await fs.Cancelled.Task.Bounded());
+        Assert.Equal(Errno.EINTR, (await read.Bounded()).Error);
+        await run.Bounded();
+        Assert.Equal(1, fs.DestroyCount);
+        await client.DisposeAsync();
+    }
+}
