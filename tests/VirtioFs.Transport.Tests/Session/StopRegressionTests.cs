@@ -1,0 +1,54 @@
+using VirtioFs.Protocol;
+using VirtioFs.Transport;
+
+namespace VirtioFs.Transport.Tests.Session;
+
+public sealed class StopRegressionTests
+{
+    private sealed class TokenProbeFs : FuseFileSystem
+    {
+        public bool? SawCancelled { get; private set; }
+
+        public override ValueTask<FuseResult<FuseAttrOut>> GetAttrAsync(FuseRequestContext context, FuseGetattrIn args)
+        {
+            SawCancelled = context.CancellationToken.IsCancellationRequested;
+            return new(new FuseAttrOut());
+        }
+    }
+
+    [Fact]
+    public async Task RequestStartedAfterStopSeesItsTokenCancelled()
+    {
+        var fs = new TokenProbeFs();
+        var session = new FuseSession(fs);
+        byte[] reply = new byte[256];
+        var init = new FuseInitIn { Major = 7, Minor = 45 };
+        Assert.True(await session.HandleRequestAsync(Request(FuseOpcode.Init, 2, in init), reply) > FuseOutHeader.Size);
+
+        session.Stop();
+        int length = await session.HandleRequestAsync(Request(FuseOpcode.GetAttr, 4, new FuseGetattrIn()), reply);
+
+        Assert.Equal(FuseOutHeader.Size + FuseAttrOut.Size, length);
+        Assert.True(fs.SawCancelled);
+    }
+
+    private static byte[] Request<T>(FuseOpcode opcode, ulong unique, in T args)
+        where T : unmanaged
+    {
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        byte[] request = new byte[FuseInHeader.Size + size];
+        var header = new FuseInHeader { Len = (uint)request.Length, Opcode = (uint)opcode, Unique = unique, Nodeid = 1 };
+        System.Runtime.InteropServices.MemoryMarshal.Write(request, in header);
+        System.Runtime.InteropServices.MemoryMarshal.Write(request.AsSpan(FuseInHeader.Size), in args);
+        return request;
+    }
+
+    [Fact]
+    public async Task ResendNeedsHasResendNegotiated()
+    {
+        var options = new FuseSessionOptions { Capabilities = FuseSessionOptions.DefaultCapabilities & ~FuseInitFlags.HasResend };
+        await using FuseLoopbackHost host = await FuseLoopbackHost.StartAsync(new TokenProbeFs(), options);
+        FuseProtocolException error = await Assert.ThrowsAsync<FuseProtocolException>(async () => await host.Session.Notifier.ResendAsync());
+        Assert.Equal(Errno.ENOSYS, error.Error);
+    }
+}
