@@ -46,7 +46,7 @@ internal static class FuseOpcodeTable
         Add(FuseOpcode.ListXattr, "LISTXATTR", FuseGetxattrIn.StructSize);
         Add(FuseOpcode.RemoveXattr, "REMOVEXATTR", 0, names: 1);
         Add(FuseOpcode.Flush, "FLUSH", FuseFlushIn.Size);
-        Add(FuseOpcode.Init, "INIT", FuseConstants.InitInSizeBefore736);
+        Add(FuseOpcode.Init, "INIT", FuseInitIn.Size);
         Add(FuseOpcode.OpenDir, "OPENDIR", FuseOpenIn.Size);
         Add(FuseOpcode.ReadDir, "READDIR", FuseReadIn.StructSize);
         Add(FuseOpcode.ReleaseDir, "RELEASEDIR", FuseReleaseIn.Size);

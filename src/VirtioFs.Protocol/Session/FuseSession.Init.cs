@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 
 namespace VirtioFs.Protocol;
 
@@ -48,7 +49,17 @@ public sealed partial class FuseSession
         FuseInitIn args = FuseRequestParser.ReadArgs<FuseInitIn>(body.Span, Math.Min(body.Length, FuseInitIn.Size));
         uint negotiatedMinor = Math.Min(minor, FuseSessionOptions.LatestMinor);
         FuseInitOut init = Negotiate(args, negotiatedMinor, body.Length >= FuseInitIn.Size, out FuseInitFlags offered);
-        var connection = new FuseConnectionInfo(minor, offered, init);
+        int size = negotiatedMinor < 5 ? FuseConstants.CompatInitOutSize
+            : negotiatedMinor < 23 ? FuseConstants.Compat22InitOutSize
+            : FuseInitOut.Size;
+        if (reply.Length < FuseReplyWriter.HeaderSize + size)
+        {
+            return FuseReplyWriter.WriteStatus(reply.Span, unique, Errno.ERANGE);
+        }
+
+        // The connection describes what the client will read: fields beyond an older minor's reply size stay zero.
+        FuseInitOut sent = FuseRequestParser.ReadArgs<FuseInitOut>(MemoryMarshal.AsBytes(new ReadOnlySpan<FuseInitOut>(in init)), size);
+        var connection = new FuseConnectionInfo(minor, offered, sent);
 
         Errno accepted;
         try
@@ -68,10 +79,7 @@ public sealed partial class FuseSession
 
         _connection = connection;
         Log.Initialized(_logger, negotiatedMinor, connection.Flags);
-        int size = negotiatedMinor < 5 ? FuseConstants.CompatInitOutSize
-            : negotiatedMinor < 23 ? FuseConstants.Compat22InitOutSize
-            : FuseInitOut.Size;
-        return FuseReplyWriter.WriteStruct(reply.Span, unique, in init, size);
+        return FuseReplyWriter.WriteStruct(reply.Span, unique, in sent, size);
     }
 
     private FuseInitOut Negotiate(FuseInitIn args, uint minor, bool hasFlags2, out FuseInitFlags offered)
@@ -86,7 +94,13 @@ public sealed partial class FuseSession
         if (minor < 36)
         {
             // flags2 and FUSE_INIT_EXT exist from 7.36 on.
-            flags &= (FuseInitFlags)uint.MaxValue & ~FuseInitFlags.InitExt;
+            flags &= ~FuseInitFlags.InitExt;
+        }
+
+        if ((flags & FuseInitFlags.InitExt) == 0)
+        {
+            // The client reads flags2 only when the reply carries FUSE_INIT_EXT.
+            flags &= (FuseInitFlags)uint.MaxValue;
         }
 
         bool maxPages = (flags & FuseInitFlags.MaxPages) != 0;

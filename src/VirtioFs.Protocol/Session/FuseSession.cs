@@ -141,8 +141,14 @@ public sealed partial class FuseSession
     /// <param name="request">One whole request message (header included).</param>
     /// <param name="reply">Room for the reply; its length bounds the reply (a larger one is answered with <see cref="Errno.ERANGE"/>).</param>
     /// <returns>The reply's length, or 0 when the request gets no reply.</returns>
+    /// <exception cref="ArgumentException"><paramref name="reply"/> is shorter than a reply header (16 bytes).</exception>
     public async ValueTask<int> HandleRequestAsync(ReadOnlyMemory<byte> request, Memory<byte> reply)
     {
+        if (reply.Length < FuseReplyWriter.HeaderSize)
+        {
+            ThrowHelper.ThrowArgument(nameof(reply), "The reply room must hold at least a 16-byte fuse_out_header.");
+        }
+
         if (!_spareWorkers.TryTake(out FuseWorker? worker))
         {
             worker = CreateWorker();

@@ -3,7 +3,7 @@ using VirtioFs.Transport;
 
 namespace VirtioFs.Transport.Tests.Session;
 
-public sealed class StopRegressionTests
+public sealed class SessionRegressionTests
 {
     private sealed class TokenProbeFs : FuseFileSystem
     {
@@ -30,6 +30,22 @@ public sealed class StopRegressionTests
 
         Assert.Equal(FuseOutHeader.Size + FuseAttrOut.Size, length);
         Assert.True(fs.SawCancelled);
+    }
+
+    [Fact]
+    public async Task InitWithoutRoomForItsReplyLeavesTheSessionUninitialized()
+    {
+        var session = new FuseSession(new TokenProbeFs());
+        var init = new FuseInitIn { Major = 7, Minor = 45 };
+        byte[] small = new byte[FuseOutHeader.Size + 24];
+        Assert.Equal(FuseOutHeader.Size, await session.HandleRequestAsync(Request(FuseOpcode.Init, 2, in init), small));
+        Assert.Equal(-(int)Errno.ERANGE, BitConverter.ToInt32(small, 4));
+        Assert.Null(session.Connection);
+
+        byte[] reply = new byte[256];
+        Assert.Equal(FuseOutHeader.Size + FuseInitOut.Size, await session.HandleRequestAsync(Request(FuseOpcode.Init, 4, in init), reply));
+        Assert.NotNull(session.Connection);
+        await Assert.ThrowsAsync<ArgumentException>(async () => await session.HandleRequestAsync(Request(FuseOpcode.Init, 6, in init), new byte[8]));
     }
 
     private static byte[] Request<T>(FuseOpcode opcode, ulong unique, in T args)
