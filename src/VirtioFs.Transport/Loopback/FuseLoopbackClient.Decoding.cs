@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using VirtioFs.Protocol;
@@ -6,6 +7,7 @@ namespace VirtioFs.Transport;
 
 public sealed partial class FuseLoopbackClient
 {
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FuseResult<int>> CallXattrAsync(PendingRequest pending, Memory<byte> buffer)
     {
         try
@@ -41,6 +43,7 @@ public sealed partial class FuseLoopbackClient
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FuseResult<IReadOnlyList<FuseDirectoryEntry>>> ReadDirectory(FuseOpcode opcode, ulong nodeId, ulong fh, ulong offset, uint size)
     {
         PendingRequest pending = Begin(opcode, nodeId, FuseReadIn.StructSize, (int)size);

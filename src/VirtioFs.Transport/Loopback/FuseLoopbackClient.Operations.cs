@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using VirtioFs.Protocol;
 
@@ -8,6 +9,7 @@ public sealed partial class FuseLoopbackClient
     /// <summary><c>FUSE_INIT</c>: negotiates as a kernel of the given minor version and capabilities would.</summary>
     /// <param name="options">The emulated kernel; defaults to 7.45 offering every capability.</param>
     /// <returns>The server's reply (fields beyond the minor's reply size are zero), or its error.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FuseResult<FuseInitOut>> InitAsync(FuseClientInitOptions? options = null)
     {
         options ??= new FuseClientInitOptions();
@@ -125,6 +127,7 @@ public sealed partial class FuseLoopbackClient
     /// <summary><c>FUSE_READLINK</c>.</summary>
     /// <param name="nodeId">The symbolic link.</param>
     /// <returns>The target or an error.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FuseResult<string>> ReadLinkAsync(ulong nodeId)
     {
         byte[] target = new byte[4096];
@@ -289,6 +292,7 @@ public sealed partial class FuseLoopbackClient
     /// <param name="data">The data.</param>
     /// <param name="writeFlags"><see cref="FuseWriteFlags"/>.</param>
     /// <returns>The bytes written or an error.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FuseResult<int>> WriteAsync(ulong nodeId, ulong fh, ulong offset, ReadOnlyMemory<byte> data, FuseWriteFlags writeFlags = FuseWriteFlags.None)
     {
         PendingRequest pending = Begin(FuseOpcode.Write, nodeId, FuseWriteIn.StructSize + data.Length, FuseWriteOut.StructSize);
@@ -301,6 +305,7 @@ public sealed partial class FuseLoopbackClient
     /// <summary><c>FUSE_STATFS</c>.</summary>
     /// <param name="nodeId">Any node of the filesystem.</param>
     /// <returns>The statistics or an error.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FuseResult<FuseKstatfs>> StatFsAsync(ulong nodeId = FuseConstants.RootId)
     {
         PendingRequest pending = Begin(FuseOpcode.StatFs, nodeId, 0, FuseStatfsOut.Size);
@@ -418,6 +423,7 @@ public sealed partial class FuseLoopbackClient
     /// <param name="nodeId">The file.</param>
     /// <param name="args">Handle, owner and the lock to test.</param>
     /// <returns>The conflicting lock (or <c>F_UNLCK</c>) or an error.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FuseResult<FuseFileLock>> GetLkAsync(ulong nodeId, FuseLkIn args)
     {
         PendingRequest pending = Begin(FuseOpcode.GetLk, nodeId, FuseLkIn.Size, FuseLkOut.Size);
@@ -452,6 +458,7 @@ public sealed partial class FuseLoopbackClient
     /// <summary><c>FUSE_INTERRUPT</c> of request <paramref name="unique"/>; the interrupt's own unique is <c>unique | 1</c>, as the kernel sends it.</summary>
     /// <param name="unique">The request to interrupt.</param>
     /// <returns><see cref="Errno.Success"/> when the server took the interrupt (no reply), or the error it answered (<see cref="Errno.EAGAIN"/>: not found yet).</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<Errno> InterruptAsync(ulong unique)
     {
         PendingRequest pending = Begin(FuseOpcode.Interrupt, 0, FuseInterruptIn.Size, 0, unique | 1);
@@ -472,6 +479,7 @@ public sealed partial class FuseLoopbackClient
     /// <param name="block">The file block.</param>
     /// <param name="blockSize">The block size.</param>
     /// <returns>The device block or an error.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FuseResult<ulong>> BmapAsync(ulong nodeId, ulong block, uint blockSize)
     {
         PendingRequest pending = Begin(FuseOpcode.Bmap, nodeId, FuseBmapIn.Size, FuseBmapOut.Size);
@@ -497,6 +505,7 @@ public sealed partial class FuseLoopbackClient
     /// <param name="outputSize">The output size the command defines.</param>
     /// <param name="flags"><see cref="FuseIoctlFlags"/>.</param>
     /// <returns>The ioctl's result and output, or an error.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FuseResult<FuseIoctlReply>> IoctlAsync(ulong nodeId, ulong fh, uint command, ulong argument, ReadOnlyMemory<byte> input, uint outputSize, FuseIoctlFlags flags = FuseIoctlFlags.None)
     {
         PendingRequest pending = Begin(FuseOpcode.Ioctl, nodeId, FuseIoctlIn.Size + input.Length, FuseIoctlOut.Size + (int)outputSize);
@@ -526,6 +535,7 @@ public sealed partial class FuseLoopbackClient
     /// <param name="flags"><see cref="FusePollFlags"/>.</param>
     /// <param name="events">The requested events.</param>
     /// <returns>The ready events or an error.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FuseResult<uint>> PollAsync(ulong nodeId, ulong fh, ulong kernelHandle, FusePollFlags flags, uint events)
     {
         PendingRequest pending = Begin(FuseOpcode.Poll, nodeId, FusePollIn.Size, FusePollOut.Size);
@@ -568,6 +578,7 @@ public sealed partial class FuseLoopbackClient
     /// <param name="offset">The starting offset.</param>
     /// <param name="whence"><c>SEEK_SET</c> 0, <c>SEEK_CUR</c> 1, <c>SEEK_END</c> 2, <c>SEEK_DATA</c> 3, <c>SEEK_HOLE</c> 4.</param>
     /// <returns>The resulting offset or an error.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FuseResult<ulong>> LseekAsync(ulong nodeId, ulong fh, ulong offset, uint whence)
     {
         PendingRequest pending = Begin(FuseOpcode.Lseek, nodeId, FuseLseekIn.Size, FuseLseekOut.Size);
@@ -580,6 +591,7 @@ public sealed partial class FuseLoopbackClient
     /// <param name="nodeId">The source file.</param>
     /// <param name="args">Handles, offsets, destination node, length and flags.</param>
     /// <returns>The bytes copied or an error.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FuseResult<ulong>> CopyFileRangeAsync(ulong nodeId, FuseCopyFileRangeIn args)
     {
         PendingRequest pending = Begin(FuseOpcode.CopyFileRange, nodeId, FuseCopyFileRangeIn.Size, FuseWriteOut.StructSize);
@@ -592,6 +604,7 @@ public sealed partial class FuseLoopbackClient
     /// <param name="nodeId">The source file.</param>
     /// <param name="args">Handles, offsets, destination node, length and flags.</param>
     /// <returns>The bytes copied or an error.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FuseResult<ulong>> CopyFileRange64Async(ulong nodeId, FuseCopyFileRangeIn args)
     {
         PendingRequest pending = Begin(FuseOpcode.CopyFileRange64, nodeId, FuseCopyFileRangeIn.Size, FuseCopyFileRangeOut.Size);

@@ -1,0 +1,17 @@
+using BenchmarkDotNet.Running;
+
+namespace VirtioFs.Benchmarks;
+
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "--alloc-probe")
+        {
+            return AllocationProbe.Run(args.AsSpan(1));
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
+}
