@@ -199,9 +199,15 @@ public sealed partial class MemoryFileSystem
                 return Errno.EINVAL;
             }
 
-            if (!FitsInFile(offset, data.Length))
+            // As write(2): write what fits below the maximum size; EFBIG only when nothing does.
+            if (offset >= SparseFileData.MaxLength && !data.IsEmpty)
             {
                 return Errno.EFBIG;
+            }
+
+            if (!FitsInFile(offset, data.Length))
+            {
+                data = data.Slice(0, (int)(SparseFileData.MaxLength - offset));
             }
 
             file.Data.Write(offset, data);

@@ -73,8 +73,8 @@ public abstract partial class FuseFileSystem
         => new(Errno.ENOSYS);
 
     /// <summary><c>FUSE_COPY_FILE_RANGE</c> and <c>FUSE_COPY_FILE_RANGE_64</c>: copies a range from this file to another.</summary>
-    /// <remarks>For the 32-bit <c>FUSE_COPY_FILE_RANGE</c> the session caps the reported count at <see cref="uint.MaxValue"/>;
-    /// the client never asks for more in that form.</remarks>
+    /// <remarks>For the 32-bit <c>FUSE_COPY_FILE_RANGE</c> the session caps <see cref="FuseCopyFileRangeIn.Len"/> at
+    /// <c>UINT_MAX &amp; PAGE_MASK</c> before the call (as the kernel does), so the count always fits the reply.</remarks>
     /// <param name="context">The request context (<see cref="FuseRequestContext.NodeId"/> is the source).</param>
     /// <param name="args">Source handle and offset, destination node, handle and offset, length and flags.</param>
     /// <returns>The number of bytes copied, or an error.</returns>

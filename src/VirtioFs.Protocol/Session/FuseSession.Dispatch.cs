@@ -371,13 +371,27 @@ public sealed partial class FuseSession
 
             case FuseOpcode.CopyFileRange:
             {
-                FuseResult<ulong> result = await fs.CopyFileRangeAsync(context, Args<FuseCopyFileRangeIn>(body, argumentSize)).ConfigureAwait(false);
-                return Struct(reply, unique, result.IsSuccess ? new FuseResult<FuseWriteOut>(new FuseWriteOut { Size = (uint)Math.Min(result.Value, uint.MaxValue) }) : result.Error);
+                // The 32-bit reply cannot report more: cap the length as the kernel does (UINT_MAX & PAGE_MASK).
+                FuseCopyFileRangeIn args = Args<FuseCopyFileRangeIn>(body, argumentSize);
+                args.Len = Math.Min(args.Len, MaxCopyFileRange32);
+                FuseResult<ulong> result = await fs.CopyFileRangeAsync(context, args).ConfigureAwait(false);
+                if (result.IsSuccess && result.Value > args.Len)
+                {
+                    return Misbehaved(reply, unique, "COPY_FILE_RANGE reported more bytes than asked for");
+                }
+
+                return Struct(reply, unique, result.IsSuccess ? new FuseResult<FuseWriteOut>(new FuseWriteOut { Size = (uint)result.Value }) : result.Error);
             }
 
             case FuseOpcode.CopyFileRange64:
             {
-                FuseResult<ulong> result = await fs.CopyFileRangeAsync(context, Args<FuseCopyFileRangeIn>(body, argumentSize)).ConfigureAwait(false);
+                FuseCopyFileRangeIn args = Args<FuseCopyFileRangeIn>(body, argumentSize);
+                FuseResult<ulong> result = await fs.CopyFileRangeAsync(context, args).ConfigureAwait(false);
+                if (result.IsSuccess && result.Value > args.Len)
+                {
+                    return Misbehaved(reply, unique, "COPY_FILE_RANGE reported more bytes than asked for");
+                }
+
                 return Struct(reply, unique, result.IsSuccess ? new FuseResult<FuseCopyFileRangeOut>(new FuseCopyFileRangeOut { BytesCopied = result.Value }) : result.Error);
             }
 
@@ -432,6 +446,9 @@ public sealed partial class FuseSession
         MemoryMarshal.Write(reply.Span.Slice(FuseReplyWriter.HeaderSize), in header);
         return FuseReplyWriter.WriteDataHeader(reply.Span, unique, FuseIoctlOut.Size + result.Value.OutputLength);
     }
+
+    /// <summary>The largest length a 32-bit <c>COPY_FILE_RANGE</c> can report: <c>UINT_MAX &amp; PAGE_MASK</c>.</summary>
+    private const ulong MaxCopyFileRange32 = uint.MaxValue & ~4095UL;
 
     private static T Args<T>(ReadOnlyMemory<byte> body, int size)
         where T : unmanaged

@@ -922,30 +922,42 @@ public sealed class DispatchTests
     }
 
     [Fact]
-    public async Task CopyFileRange32CapsAndCopyFileRange64Does()
+    public async Task CopyFileRange32CapsTheLengthAndCopyFileRange64DoesNot()
     {
         DispatchFs fs = NewFs();
         var seen = new ConcurrentQueue<(FuseRequestContext Context, FuseCopyFileRangeIn Args)>();
-        const ulong copied = (ulong)uint.MaxValue + 10;
         fs.Configure().CopyFileRangeAsync(Arg.Any<FuseRequestContext>(), Arg.Any<FuseCopyFileRangeIn>()).Returns(ci =>
         {
-            seen.Enqueue((ci.ArgAt<FuseRequestContext>(0), ci.ArgAt<FuseCopyFileRangeIn>(1)));
-            return Ok(copied);
+            var received = ci.ArgAt<FuseCopyFileRangeIn>(1);
+            seen.Enqueue((ci.ArgAt<FuseRequestContext>(0), received));
+            return Ok(received.Len);
         });
         await using FuseLoopbackHost host = await StartAsync(fs);
-        var args = new FuseCopyFileRangeIn { FhIn = 1, OffIn = 2, NodeidOut = 3, FhOut = 4, OffOut = 5, Len = ulong.MaxValue, Flags = 0 };
+        var args = new FuseCopyFileRangeIn { FhIn = 1, OffIn = 2, NodeidOut = 3, FhOut = 4, OffOut = 5, Len = 5UL << 30, Flags = 0 };
 
         FuseResult<ulong> r32 = await host.Client.CopyFileRangeAsync(43, args).Bounded();
         FuseResult<ulong> r64 = await host.Client.CopyFileRange64Async(44, args).Bounded();
 
-        Assert.Equal(uint.MaxValue, r32.Value);
-        Assert.Equal(copied, r64.Value);
+        const ulong cap = uint.MaxValue & ~4095UL;
+        Assert.Equal(cap, r32.Value);
+        Assert.Equal(5UL << 30, r64.Value);
         var calls = seen.ToArray();
         Assert.Equal(2, calls.Length);
         AssertContext(calls[0].Context, 43);
-        Assert.Equal(args, calls[0].Args);
+        Assert.Equal(args with { Len = cap }, calls[0].Args);
         AssertContext(calls[1].Context, 44);
         Assert.Equal(args, calls[1].Args);
+    }
+
+    [Fact]
+    public async Task CopyFileRangeReportingMoreThanAskedIsEio()
+    {
+        DispatchFs fs = NewFs();
+        fs.Configure().CopyFileRangeAsync(Arg.Any<FuseRequestContext>(), Arg.Any<FuseCopyFileRangeIn>()).Returns(Ok(4097ul));
+        await using FuseLoopbackHost host = await StartAsync(fs);
+        var args = new FuseCopyFileRangeIn { FhIn = 1, NodeidOut = 3, FhOut = 4, Len = 4096 };
+
+        Assert.Equal(Errno.EIO, (await host.Client.CopyFileRangeAsync(43, args).Bounded()).Error);
     }
 
     [Fact]
