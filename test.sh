@@ -4,9 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian packages the tests need. The foundation's tests need none beyond the .NET SDK; transports that
-# mount (/dev/fuse) or boot guests (QEMU) add theirs here.
-packages=()
+# Debian packages the tests need: fuse3 (fusermount3, for mounting without root and the tests that mount through it).
+packages=(fuse3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,86 +1,97 @@
-using System.Text;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using VirtioFs.Protocol;
 using VirtioFs.Samples.MemoryFs;
 using VirtioFs.Transport;
 
-// Demonstrates MemoryFs over the in-process loopback: a client playing the kernel runs a scripted session and
-// prints each step. With --debug, the session logs every request and reply (like libfuse's -d).
-bool debug = args.Contains("--debug");
-string[] positional = [.. args.Where(a => !a.StartsWith("--", StringComparison.Ordinal))];
-if (positional.Length > 0 || args.Any(a => a.StartsWith("--", StringComparison.Ordinal) && a != "--debug"))
+// MemoryFs: with a mount point, mounts the in-memory filesystem through /dev/fuse and serves it until it is unmounted
+// or the process gets Ctrl+C/SIGTERM (then it unmounts). Without one, runs a scripted session over the loopback.
+const string Usage = """
+    usage: MemoryFs [<mountpoint>] [--debug] [--allow-other] [--default-permissions] [--workers N] [--fusermount]
+      <mountpoint>           mount there and serve until unmounted or interrupted; without it, run a loopback demo
+      --debug                log every request and reply
+      --allow-other          let other users access the mount
+      --default-permissions  let the kernel check permissions
+      --workers N            /dev/fuse descriptors served in parallel (default: processor count)
+      --fusermount           mount through fusermount3 even when root
+    """;
+
+string? mountPoint = null;
+bool debug = false, allowOther = false, defaultPermissions = false, fusermount = false;
+int workers = Environment.ProcessorCount;
+for (int i = 0; i < args.Length; i++)
 {
-    Console.Error.WriteLine("usage: MemoryFs [--debug]");
-    Console.Error.WriteLine("Mounting at a mount point needs the /dev/fuse transport, which this build does not have yet;");
-    Console.Error.WriteLine("without arguments the sample runs a scripted session over the in-process loopback.");
-    return 2;
+    switch (args[i])
+    {
+        case "--debug": debug = true; break;
+        case "--allow-other": allowOther = true; break;
+        case "--default-permissions": defaultPermissions = true; break;
+        case "--fusermount": fusermount = true; break;
+        case "--workers" when i + 1 < args.Length && int.TryParse(args[i + 1], out workers) && workers is >= 1 and <= 256: i++; break;
+        case "-h" or "--help": Console.WriteLine(Usage); return 0;
+        default:
+            if (args[i].StartsWith('-') || mountPoint is not null)
+            {
+                Console.Error.WriteLine($"MemoryFs: unexpected argument '{args[i]}'.");
+                Console.Error.WriteLine(Usage);
+                return 2;
+            }
+
+            mountPoint = args[i];
+            break;
+    }
 }
 
 using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(debug ? LogLevel.Debug : LogLevel.Warning));
-var fs = new MemoryFileSystem(uid: 1000, gid: 1000);
-await using FuseLoopbackHost host = await FuseLoopbackHost.StartAsync(fs, new FuseSessionOptions
+if (mountPoint is null)
 {
-    Capabilities = FuseSessionOptions.DefaultCapabilities | FuseInitFlags.PosixLocks | FuseInitFlags.DoReaddirplus,
-}, logger: loggers.CreateLogger<FuseSession>());
-FuseLoopbackClient client = host.Client;
-client.Caller = new FuseCaller(1000, 1000, (uint)Environment.ProcessId);
-const ulong Root = FuseConstants.RootId;
-
-Console.WriteLine($"INIT: protocol 7.{host.Init.Minor}, max_write {host.Init.MaxWrite}, flags {(FuseInitFlags)(host.Init.Flags | ((ulong)host.Init.Flags2 << 32))}");
-
-FuseEntryOut docs = Expect(await client.MkDirAsync(Root, "docs", 0x1ED), "mkdir /docs");
-Console.WriteLine($"mkdir /docs -> node {docs.Nodeid}, mode {Convert.ToString(docs.Attr.Mode, 8)}");
-
-FuseCreateOut created = Expect(await client.CreateAsync(docs.Nodeid, "hello.txt", 0x41 /* O_WRONLY|O_CREAT */, FuseFileMode.RegularFile | 0x1A4), "create");
-ulong file = created.Entry.Nodeid;
-byte[] text = Encoding.UTF8.GetBytes("Hello from VirtioFs!\n");
-int written = Expect(await client.WriteAsync(file, created.Open.Fh, 0, text), "write");
-Console.WriteLine($"create /docs/hello.txt -> node {file}; wrote {written} bytes");
-
-int sparse = Expect(await client.WriteAsync(file, created.Open.Fh, 5UL << 30, "tail"u8.ToArray()), "write at 5 GiB");
-FuseAttrOut attr = Expect(await client.GetAttrAsync(file), "getattr");
-Console.WriteLine($"wrote {sparse} bytes at 5 GiB -> size {attr.Attr.Size}, {attr.Attr.Blocks} blocks of 512 bytes allocated (sparse)");
-ulong data = Expect(await client.LseekAsync(file, created.Open.Fh, 4096, 3 /* SEEK_DATA */), "lseek");
-Console.WriteLine($"SEEK_DATA from 4096 -> {data}");
-Status(await client.ReleaseAsync(file, created.Open.Fh), "release");
-
-FuseOpenOut opened = Expect(await client.OpenAsync(file, 0 /* O_RDONLY */), "open");
-byte[] buffer = new byte[64];
-int read = Expect(await client.ReadAsync(file, opened.Fh, 0, buffer), "read");
-Console.WriteLine($"read -> \"{Encoding.UTF8.GetString(buffer, 0, read).TrimEnd('\0', '\n')}\"");
-Status(await client.ReleaseAsync(file, opened.Fh), "release");
-
-Expect(await client.SymlinkAsync(Root, "latest", "docs/hello.txt"), "symlink");
-FuseEntryOut link = Expect(await client.LookupAsync(Root, "latest"), "lookup");
-Console.WriteLine($"symlink /latest -> {Expect(await client.ReadLinkAsync(link.Nodeid), "readlink")}");
-
-Status(await client.SetXattrAsync(file, "user.color", "blue"u8.ToArray()), "setxattr");
-int length = Expect(await client.GetXattrAsync(file, "user.color", buffer), "getxattr");
-Console.WriteLine($"xattr user.color = {Encoding.UTF8.GetString(buffer, 0, length)}");
-
-Status(await client.RenameAsync(docs.Nodeid, "hello.txt", Root, "greeting.txt"), "rename");
-Console.WriteLine("rename /docs/hello.txt -> /greeting.txt");
-
-FuseOpenOut dir = Expect(await client.OpenDirAsync(Root), "opendir");
-Console.WriteLine("readdirplus /:");
-foreach (FuseDirectoryEntry entry in Expect(await client.ReadDirPlusAsync(Root, dir.Fh, 0), "readdirplus"))
-{
-    Console.WriteLine($"  {entry.Type,-4} {entry.Name,-14} node {entry.Entry?.Nodeid}, size {entry.Entry?.Attr.Size}");
+    return await LoopbackDemo.RunAsync(loggers);
 }
 
-Status(await client.ReleaseDirAsync(Root, dir.Fh), "releasedir");
-FuseKstatfs statfs = Expect(await client.StatFsAsync(), "statfs");
-Console.WriteLine($"statfs: {statfs.Files - statfs.Ffree} nodes in use, block size {statfs.Bsize}");
-Console.WriteLine($"lookup of a missing name -> {(await client.LookupAsync(Root, "missing")).Error}");
+using var stop = new CancellationTokenSource();
+using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Unmount);
+using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Unmount);
+var options = new FuseMountOptions(mountPoint)
+{
+    FileSystemName = "memfs",
+    Subtype = "memfs",
+    AllowOther = allowOther,
+    DefaultPermissions = defaultPermissions,
+    UseFusermount = fusermount,
+    Workers = workers,
+};
+var sessionOptions = new FuseSessionOptions
+{
+    WorkersPerChannel = 1,
+    Capabilities = FuseSessionOptions.DefaultCapabilities | FuseInitFlags.PosixLocks | FuseInitFlags.FlockLocks
+        | FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto | FuseInitFlags.AtomicOTrunc,
+};
+try
+{
+    await FuseMount.RunAsync(
+        new MemoryFileSystem(uid: ProcessId("Uid:"), gid: ProcessId("Gid:")),
+        options,
+        sessionOptions,
+        loggers.CreateLogger<FuseSession>(),
+        _ => Console.WriteLine($"MemoryFs mounted at {options.MountPoint}; Ctrl+C or `umount {options.MountPoint}` ends it."),
+        stop.Token);
+}
+catch (FuseMountException ex)
+{
+    Console.Error.WriteLine($"MemoryFs: {ex.Message}");
+    return 1;
+}
+
+Console.WriteLine("MemoryFs unmounted.");
 return 0;
 
-static T Expect<T>(FuseResult<T> result, string step)
-    => result.IsSuccess ? result.Value! : throw new InvalidOperationException($"{step} failed: {result.Error}");
+// The real uid or gid of this process (the root directory belongs to whoever mounts), from /proc/self/status.
+static uint ProcessId(string field)
+    => uint.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith(field, StringComparison.Ordinal))
+        .Split('\t', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
 
-static void Status(Errno error, string step)
+void Unmount(PosixSignalContext context)
 {
-    if (error != Errno.Success)
-    {
-        throw new InvalidOperationException($"{step} failed: {error}");
-    }
+    context.Cancel = true;
+    stop.Cancel();
 }
