@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -86,7 +87,7 @@ public sealed partial class FuseSession
             for (int i = 0; i < _options.WorkersPerChannel; i++)
             {
                 FuseWorker worker = CreateWorker();
-                loops.Add(Task.Run(() => WorkerLoopAsync(channel, worker)));
+                loops.Add(channel.ReceiveBlocksThread ? StartBlockingWorker(channel, worker, loops.Count) : Task.Run(() => WorkerLoopAsync(channel, worker)));
             }
         }
 
@@ -191,51 +192,99 @@ public sealed partial class FuseSession
         CancellationToken stop = _stop.Token;
         try
         {
-            while (!stop.IsCancellationRequested)
+            while (!stop.IsCancellationRequested && await ServeOneAsync(channel, worker, stop).ConfigureAwait(false))
             {
-                FuseChannelRequest received;
-                try
-                {
-                    received = await channel.ReceiveAsync(worker.Request, stop).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (stop.IsCancellationRequested)
-                {
-                    break;
-                }
-
-                if (received.IsEndOfStream)
-                {
-                    break;
-                }
-
-                int room = Math.Min(received.ReplyCapacity, worker.Reply.Length);
-                int length = 0;
-                if (room >= FuseReplyWriter.HeaderSize && received.Length <= worker.Request.Length)
-                {
-                    length = await HandleAsync(worker, worker.Request.AsMemory(0, received.Length), worker.Reply.AsMemory(0, room)).ConfigureAwait(false);
-                }
-                else
-                {
-                    Log.RequestDropped(_logger, received.Length, received.ReplyCapacity);
-                }
-
-                await channel.CompleteAsync(received, worker.Reply.AsMemory(0, length), CancellationToken.None).ConfigureAwait(false);
-                if (IsDestroyed)
-                {
-                    Stop();
-                    break;
-                }
             }
         }
-        catch (Exception ex) when (ex is FuseChannelException or OperationCanceledException)
+        catch (Exception ex) when (IsEndOfLoop(ex, stop))
         {
-            if (!stop.IsCancellationRequested)
-            {
-                Log.ChannelFailed(_logger, ex);
-                Stop();
-                throw;
-            }
         }
+    }
+
+    /// <summary>A worker on its own thread, for channels whose receive blocks the thread (as libfuse's workers do).</summary>
+    private Task StartBlockingWorker(IFuseChannel channel, FuseWorker worker, int index)
+    {
+        var completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            CancellationToken stop = _stop.Token;
+            try
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    ValueTask<bool> served = ServeOneAsync(channel, worker, stop);
+                    if (!(served.IsCompletedSuccessfully ? served.Result : served.AsTask().GetAwaiter().GetResult()))
+                    {
+                        break;
+                    }
+                }
+
+                completion.SetResult();
+            }
+            catch (Exception ex) when (IsEndOfLoop(ex, stop))
+            {
+                completion.SetResult();
+            }
+            catch (Exception ex)
+            {
+                completion.SetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = $"fuse-worker-{index}",
+        };
+        thread.Start();
+        return completion.Task;
+    }
+
+    /// <summary>Receives, handles and completes one request; false at end of stream or after DESTROY.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ServeOneAsync(IFuseChannel channel, FuseWorker worker, CancellationToken stop)
+    {
+        FuseChannelRequest received = await channel.ReceiveAsync(worker.Request, stop).ConfigureAwait(false);
+        if (received.IsEndOfStream)
+        {
+            return false;
+        }
+
+        int room = Math.Min(received.ReplyCapacity, worker.Reply.Length);
+        int length = 0;
+        if (room >= FuseReplyWriter.HeaderSize && received.Length <= worker.Request.Length)
+        {
+            length = await HandleAsync(worker, worker.Request.AsMemory(0, received.Length), worker.Reply.AsMemory(0, room)).ConfigureAwait(false);
+        }
+        else
+        {
+            Log.RequestDropped(_logger, received.Length, received.ReplyCapacity);
+        }
+
+        await channel.CompleteAsync(received, worker.Reply.AsMemory(0, length), CancellationToken.None).ConfigureAwait(false);
+        if (IsDestroyed)
+        {
+            Stop();
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether a loop's exception just ends it (a cancellation after stop); a channel failure is logged and stops the session first.</summary>
+    private bool IsEndOfLoop(Exception ex, CancellationToken stop)
+    {
+        if (ex is not (FuseChannelException or OperationCanceledException))
+        {
+            return false;
+        }
+
+        if (stop.IsCancellationRequested)
+        {
+            return true;
+        }
+
+        Log.ChannelFailed(_logger, ex);
+        Stop();
+        return false;
     }
 
     private void EndSession()

@@ -15,6 +15,12 @@ public interface IFuseChannel : IAsyncDisposable
     int MaxRequestSize { get; }
 
     /// <summary>
+    /// Whether <see cref="ReceiveAsync"/> blocks the calling thread until a request arrives (as a <c>/dev/fuse</c> read does).
+    /// The session then serves the channel from dedicated threads instead of the thread pool. Default false.
+    /// </summary>
+    bool ReceiveBlocksThread => false;
+
+    /// <summary>
     /// Waits for the next request and copies it into <paramref name="buffer"/>.
     /// </summary>
     /// <param name="buffer">Room for a request, at least <see cref="MaxRequestSize"/> bytes.</param>

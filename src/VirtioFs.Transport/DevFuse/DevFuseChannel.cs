@@ -29,6 +29,8 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
 
     public int MaxRequestSize { get; }
 
+    public bool ReceiveBlocksThread => true;
+
     public SafeFileHandle Handle => _fd;
 
     /// <remarks>Blocks the calling thread in <c>poll</c> until a request or the shutdown arrives, as a libfuse worker does;
