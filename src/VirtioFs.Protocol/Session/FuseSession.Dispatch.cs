@@ -80,7 +80,8 @@ public sealed partial class FuseSession
                 return new(0);
             case FuseOpcode.Interrupt:
                 Count(info, 0);
-                return new(HandleInterrupt(header, MemoryMarshal.Read<FuseInterruptIn>(body.Span), reply.Span));
+                HandleInterrupt(MemoryMarshal.Read<FuseInterruptIn>(body.Span));
+                return new(0);
             case FuseOpcode.Destroy:
                 Count(info, 0);
                 if (Interlocked.Exchange(ref _destroyed, 1) == 0)
@@ -132,18 +133,19 @@ public sealed partial class FuseSession
         }
     }
 
-    /// <summary>Cancels the matching in-flight request (no reply), or answers EAGAIN so the client sends the interrupt again later.</summary>
-    private int HandleInterrupt(FuseInHeader header, FuseInterruptIn args, Span<byte> reply)
+    /// <summary>Cancels the matching in-flight request, or remembers the interrupt so that the request, when a worker
+    /// starts it, is answered EINTR. Never answered itself.</summary>
+    private void HandleInterrupt(FuseInterruptIn args)
     {
         foreach (InFlightSlot slot in Volatile.Read(ref _slots))
         {
             if (slot.TryInterrupt(args.Unique))
             {
-                return 0;
+                return;
             }
         }
 
-        return FuseReplyWriter.WriteStatus(reply, header.Unique, Errno.EAGAIN);
+        _earlyInterrupts.Add(args.Unique);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -165,7 +167,10 @@ public sealed partial class FuseSession
         int length;
         try
         {
-            length = await InvokeAsync(worker, info, context, body, name, name2, rest, reply).ConfigureAwait(false);
+            // Checked after Begin: an interrupt that comes later finds the request in its slot.
+            length = _earlyInterrupts.TryTake(header.Unique)
+                ? FuseReplyWriter.WriteStatus(reply.Span, header.Unique, Errno.EINTR)
+                : await InvokeAsync(worker, info, context, body, name, name2, rest, reply).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

@@ -25,6 +25,7 @@ public sealed partial class FuseSession
     private readonly Lock _stateLock = new();
     private readonly List<IFuseChannel> _channels = [];
     private readonly ConcurrentBag<FuseWorker> _spareWorkers = [];
+    private readonly EarlyInterrupts _earlyInterrupts = new(capacity: 1024);
     private InFlightSlot[] _slots = [];
     private volatile FuseConnectionInfo? _connection;
     private int _destroyed;

@@ -457,7 +457,7 @@ public sealed partial class FuseLoopbackClient
 
     /// <summary><c>FUSE_INTERRUPT</c> of request <paramref name="unique"/>; the interrupt's own unique is <c>unique | 1</c>, as the kernel sends it.</summary>
     /// <param name="unique">The request to interrupt.</param>
-    /// <returns><see cref="Errno.Success"/> when the server took the interrupt (no reply), or the error it answered (<see cref="Errno.EAGAIN"/>: not found yet).</returns>
+    /// <returns><see cref="Errno.Success"/> when the server took the interrupt without a reply (as it should), or the error it answered.</returns>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<Errno> InterruptAsync(ulong unique)
     {
