@@ -3,7 +3,7 @@ namespace VirtioFs.Protocol;
 /// <summary>What the INIT handshake negotiated: protocol version, capabilities and limits.</summary>
 public sealed class FuseConnectionInfo
 {
-    internal FuseConnectionInfo(uint clientMinor, FuseInitFlags clientFlags, FuseInitOut reply)
+    internal FuseConnectionInfo(uint clientMinor, FuseInitFlags clientFlags, FuseInitOut reply, IFusePassthrough? passthrough)
     {
         ClientMinor = clientMinor;
         ClientFlags = clientFlags;
@@ -17,6 +17,7 @@ public sealed class FuseConnectionInfo
         TimeGranularity = reply.TimeGran;
         MapAlignment = reply.MapAlignment;
         MaxStackDepth = reply.MaxStackDepth;
+        Passthrough = (Flags & FuseInitFlags.Passthrough) != 0 ? passthrough : null;
     }
 
     /// <summary>The protocol minor version in use: the smaller of the client's and ours (7.<i>minor</i>).</summary>
@@ -54,6 +55,9 @@ public sealed class FuseConnectionInfo
 
     /// <summary>The filesystem stacking depth declared for passthrough (0 without <see cref="FuseInitFlags.Passthrough"/>).</summary>
     public uint MaxStackDepth { get; }
+
+    /// <summary>Backing-file registration, when <see cref="FuseInitFlags.Passthrough"/> was negotiated and the transport supports it; else null.</summary>
+    public IFusePassthrough? Passthrough { get; }
 
     /// <summary>Whether the negotiated minor version is at least 7.<paramref name="minor"/>.</summary>
     /// <param name="minor">The minor version to test.</param>

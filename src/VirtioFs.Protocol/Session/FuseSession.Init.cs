@@ -59,7 +59,7 @@ public sealed partial class FuseSession
 
         // The connection describes what the client will read: fields beyond an older minor's reply size stay zero.
         FuseInitOut sent = FuseRequestParser.ReadArgs<FuseInitOut>(MemoryMarshal.AsBytes(new ReadOnlySpan<FuseInitOut>(in init)), size);
-        var connection = new FuseConnectionInfo(minor, offered, sent);
+        var connection = new FuseConnectionInfo(minor, offered, sent, NotificationChannel?.Passthrough);
 
         Errno accepted;
         try

@@ -20,6 +20,9 @@ public interface IFuseChannel : IAsyncDisposable
     /// </summary>
     bool ReceiveBlocksThread => false;
 
+    /// <summary>Backing-file registration for <c>FUSE_PASSTHROUGH</c>, or null when the transport cannot pass through (the default).</summary>
+    IFusePassthrough? Passthrough => null;
+
     /// <summary>
     /// Waits for the next request and copies it into <paramref name="buffer"/>.
     /// </summary>

@@ -25,13 +25,14 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
         _shutdown = shutdown;
         MaxRequestSize = maxRequestSize;
         _unmounted = unmounted;
+        Passthrough = new DevFusePassthrough(fd);
     }
 
     public int MaxRequestSize { get; }
 
     public bool ReceiveBlocksThread => true;
 
-    public SafeFileHandle Handle => _fd;
+    public IFusePassthrough? Passthrough { get; }
 
     /// <remarks>Blocks the calling thread in <c>poll</c> until a request or the shutdown arrives, as a libfuse worker does;
     /// the session runs each worker loop on its own thread-pool thread.</remarks>

@@ -41,9 +41,6 @@ public sealed partial class FuseMount : IAsyncDisposable
     /// <summary>Whether the filesystem was unmounted (by <see cref="Unmount"/> or from outside: the kernel reported <c>ENODEV</c>).</summary>
     public bool IsUnmounted => Volatile.Read(ref _unmounted) != 0;
 
-    /// <summary>The <c>/dev/fuse</c> descriptor of the mount, for device ioctls (passthrough backing files).</summary>
-    internal SafeFileHandle Device => _channels[0].Handle;
-
     /// <summary>Mounts.</summary>
     /// <param name="options">Where and how.</param>
     /// <param name="maxRequestSize">The session's request buffer size (<see cref="FuseSessionOptions.RequestBufferSize"/>).</param>
