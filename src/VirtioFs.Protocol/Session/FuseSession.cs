@@ -246,6 +246,8 @@ public sealed partial class FuseSession
         FuseChannelRequest received = await channel.ReceiveAsync(worker.Request, stop).ConfigureAwait(false);
         if (received.IsEndOfStream)
         {
+            // The connection is gone (closed, unmounted, aborted): stop every worker and cancel what is in flight.
+            Stop();
             return false;
         }
 

@@ -110,7 +110,7 @@ public sealed partial class FuseMount : IAsyncDisposable
         var session = new FuseSession(fileSystem, sessionOptions, logger);
         onMounted?.Invoke(session);
         using CancellationTokenRegistration registration = cancellationToken.Register(static m => ((FuseMount)m!).Unmount(), mount);
-        await session.RunAsync(mount.Channels).ConfigureAwait(false);
+        await session.RunAsync(mount.Channels, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Unmounts (lazily with <see cref="FuseMountOptions.LazyUnmount"/>); the session then sees the channels end. Idempotent.</summary>

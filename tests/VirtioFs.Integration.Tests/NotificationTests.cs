@@ -1,0 +1,121 @@
+using VirtioFs.Protocol;
+
+namespace VirtioFs.Integration.Tests;
+
+/// <summary>Notifications sent with <see cref="FuseSession.Notifier"/> and observed through the kernel's caches.</summary>
+[Collection(KernelCollection.Name)]
+public sealed class NotificationTests
+{
+    private static readonly TimeSpan Long = TimeSpan.FromHours(1);
+    private static readonly TimeSpan NotifyTimeout = TimeSpan.FromSeconds(5);
+
+    [KernelFact]
+    public async Task InvalidateEntryDropsACachedName()
+    {
+        KernelEnvironment.Require();
+        await using MountedFileSystem mount = await MountedFileSystem.StartAsync(MountedFileSystem.CreateMemoryFileSystem(attributeTimeout: Long, entryTimeout: Long));
+        string path = mount.PathOf("victim");
+        await TestIo.Run(() => File.WriteAllText(path, "cached"));
+        Assert.Equal(0, Native.TryStat(path, out _));
+
+        // Removed inside the filesystem: the kernel does not know and keeps answering from its cache.
+        Errno unlinked = await mount.FileSystem.UnlinkAsync(MountedFileSystem.Context(), "victim"u8.ToArray());
+        Assert.Equal(Errno.Success, unlinked);
+        Assert.Equal(0, await TestIo.Run(() => Native.TryStat(path, out _)));
+        Assert.True(File.Exists(path));
+
+        await mount.Session.Notifier.InvalidateEntryAsync(FuseConstants.RootId, "victim"u8.ToArray()).AsTask().WaitAsync(NotifyTimeout);
+
+        Assert.Equal(Native.ENOENT, await TestIo.Run(() => Native.TryStat(path, out _)));
+        Assert.False(File.Exists(path));
+        Assert.DoesNotContain("victim", Directory.GetFiles(mount.MountPoint).Select(Path.GetFileName));
+    }
+
+    [KernelFact]
+    public async Task DeleteNotificationDropsACachedName()
+    {
+        KernelEnvironment.Require();
+        await using MountedFileSystem mount = await MountedFileSystem.StartAsync(MountedFileSystem.CreateMemoryFileSystem(attributeTimeout: Long, entryTimeout: Long));
+        string path = mount.PathOf("gone");
+        await TestIo.Run(() => File.WriteAllText(path, "x"));
+        ulong node = Native.Stat(path).Ino;
+
+        Assert.Equal(Errno.Success, await mount.FileSystem.UnlinkAsync(MountedFileSystem.Context(), "gone"u8.ToArray()));
+        Assert.Equal(0, Native.TryStat(path, out _));
+
+        await mount.Session.Notifier.DeleteAsync(FuseConstants.RootId, node, "gone"u8.ToArray()).AsTask().WaitAsync(NotifyTimeout);
+        Assert.Equal(Native.ENOENT, await TestIo.Run(() => Native.TryStat(path, out _)));
+    }
+
+    [KernelFact]
+    public async Task StorePutsDataIntoThePageCache()
+    {
+        KernelEnvironment.Require();
+        var fs = new ScriptedFileSystem(Long);
+        byte[] served = Enumerable.Repeat((byte)'R', 4 * 4096).ToArray();
+        ScriptedFile file = fs.Add("stored", served, FuseOpenOutFlags.KeepCache);
+        await using MountedFileSystem mount = await MountedFileSystem.StartAsync(fs);
+        string path = mount.PathOf("stored");
+
+        // The kernel must know the inode for STORE to land.
+        Assert.Equal((ulong)served.Length, Native.Stat(path).Size);
+        byte[] stored = Enumerable.Range(0, 4096).Select(i => (byte)('a' + (i % 26))).ToArray();
+        await mount.Session.Notifier.StoreAsync(file.NodeId, 0, stored).AsTask().WaitAsync(NotifyTimeout);
+
+        byte[] read = await TestIo.Run(() =>
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
+            byte[] buffer = new byte[4096];
+            int total = 0;
+            while (total < buffer.Length)
+            {
+                int n = stream.Read(buffer, total, buffer.Length - total);
+                Assert.NotEqual(0, n);
+                total += n;
+            }
+
+            return buffer;
+        });
+
+        Assert.Equal(stored, read); // the filesystem would have answered 'R's: the data came from the cache
+        Assert.DoesNotContain(fs.Reads, r => r.NodeId == file.NodeId && r.Offset == 0);
+    }
+
+    [KernelFact]
+    public async Task RetrieveReturnsTheCachedPages()
+    {
+        KernelEnvironment.Require();
+        var fs = new ScriptedFileSystem(Long);
+        byte[] content = Enumerable.Range(0, 3 * 4096).Select(i => (byte)(i % 251)).ToArray();
+        ScriptedFile file = fs.Add("retrieved", content, FuseOpenOutFlags.KeepCache);
+        await using MountedFileSystem mount = await MountedFileSystem.StartAsync(fs);
+        string path = mount.PathOf("retrieved");
+
+        Assert.Equal(content, await TestIo.Run(() => File.ReadAllBytes(path)));
+        Assert.Contains(fs.Reads, r => r.NodeId == file.NodeId);
+
+        byte[] retrieved = await mount.Session.Notifier.RetrieveAsync(file.NodeId, 0, 4096).WaitAsync(NotifyTimeout);
+        Assert.Equal(content[..4096], retrieved);
+
+        byte[] second = await mount.Session.Notifier.RetrieveAsync(file.NodeId, 4096, 8192).WaitAsync(NotifyTimeout);
+        Assert.Equal(content[4096..], second);
+    }
+
+    [KernelFact]
+    public async Task InvalidateInodeDropsCachedData()
+    {
+        KernelEnvironment.Require();
+        var fs = new ScriptedFileSystem(Long);
+        byte[] content = Enumerable.Repeat((byte)'F', 4096).ToArray();
+        ScriptedFile file = fs.Add("inval", content, FuseOpenOutFlags.KeepCache);
+        await using MountedFileSystem mount = await MountedFileSystem.StartAsync(fs);
+        string path = mount.PathOf("inval");
+
+        Assert.Equal(0, Native.TryStat(path, out _));
+        await mount.Session.Notifier.StoreAsync(file.NodeId, 0, Enumerable.Repeat((byte)'S', 4096).ToArray()).AsTask().WaitAsync(NotifyTimeout);
+        Assert.Equal((byte)'S', (await TestIo.Run(() => File.ReadAllBytes(path)))[0]);
+
+        await mount.Session.Notifier.InvalidateInodeAsync(file.NodeId, 0, 0).AsTask().WaitAsync(NotifyTimeout);
+        Assert.Equal(content, await TestIo.Run(() => File.ReadAllBytes(path)));
+    }
+}
