@@ -5,19 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests need: fuse3 (fusermount3, for mounting without root and the tests that mount through it).
-packages=(fuse3)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-        apt-get update -qq && apt-get install -y -qq "${missing[@]}"
-    else
-        echo "test.sh: missing Debian packages: ${missing[*]} (run as root to install them with apt-get)" >&2
-        exit 1
-    fi
-fi
+source scripts/debian-packages.sh
+ensure_debian_packages fuse3
 
 if ! command -v dotnet >/dev/null; then
     echo "test.sh: the .NET 10 SDK is required (dotnet not found on PATH)" >&2

@@ -7,17 +7,18 @@ using VirtioFs.Transport;
 // MemoryFs: with a mount point, mounts the in-memory filesystem through /dev/fuse and serves it until it is unmounted
 // or the process gets Ctrl+C/SIGTERM (then it unmounts). Without one, runs a scripted session over the loopback.
 const string Usage = """
-    usage: MemoryFs [<mountpoint>] [--debug] [--allow-other] [--default-permissions] [--workers N] [--fusermount]
+    usage: MemoryFs [<mountpoint>] [--debug] [--allow-other] [--default-permissions] [--readdirplus] [--workers N] [--fusermount]
       <mountpoint>           mount there and serve until unmounted or interrupted; without it, run a loopback demo
       --debug                log every request and reply
       --allow-other          let other users access the mount
       --default-permissions  let the kernel check permissions
+      --readdirplus          answer directory listings with attributes (READDIRPLUS, adaptive): faster `ls -l`, slower `find`
       --workers N            /dev/fuse descriptors served in parallel (default: processor count)
       --fusermount           mount through fusermount3 even when root
     """;
 
 string? mountPoint = null;
-bool debug = false, allowOther = false, defaultPermissions = false, fusermount = false;
+bool debug = false, allowOther = false, defaultPermissions = false, fusermount = false, readdirplus = false;
 int workers = Environment.ProcessorCount;
 for (int i = 0; i < args.Length; i++)
 {
@@ -27,6 +28,7 @@ for (int i = 0; i < args.Length; i++)
         case "--allow-other": allowOther = true; break;
         case "--default-permissions": defaultPermissions = true; break;
         case "--fusermount": fusermount = true; break;
+        case "--readdirplus": readdirplus = true; break;
         case "--workers" when i + 1 < args.Length && int.TryParse(args[i + 1], out workers) && workers is >= 1 and <= 256: i++; break;
         case "-h" or "--help": Console.WriteLine(Usage); return 0;
         default:
@@ -63,8 +65,8 @@ var options = new FuseMountOptions(mountPoint)
 var sessionOptions = new FuseSessionOptions
 {
     WorkersPerChannel = 1,
-    Capabilities = FuseSessionOptions.DefaultCapabilities | FuseInitFlags.PosixLocks | FuseInitFlags.FlockLocks
-        | FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto | FuseInitFlags.AtomicOTrunc,
+    Capabilities = FuseSessionOptions.DefaultCapabilities | FuseInitFlags.PosixLocks | FuseInitFlags.FlockLocks | FuseInitFlags.AtomicOTrunc
+        | (readdirplus ? FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto : 0),
 };
 try
 {

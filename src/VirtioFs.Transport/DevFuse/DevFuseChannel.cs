@@ -5,13 +5,16 @@ namespace VirtioFs.Transport;
 
 /// <summary>
 /// One <c>/dev/fuse</c> descriptor (the mount's, or a <c>FUSE_DEV_IOC_CLONE</c> of it) as an <see cref="IFuseChannel"/>.
-/// The descriptor is non-blocking: a reader polls it together with a shutdown eventfd, so <see cref="Shutdown"/>
-/// wakes every waiting reader. Each request is one <c>read</c>, each reply one <c>writev</c>.
+/// The descriptor is non-blocking: an idle reader waits in its own epoll on it (exclusively) and on a shutdown eventfd,
+/// so <see cref="Shutdown"/> wakes every waiting reader. Each request is one <c>read</c>, each reply one <c>writev</c>.
 /// </summary>
 internal sealed unsafe class DevFuseChannel : IFuseChannel
 {
+    private const int DeviceTag = 1;
+    private const int ShutdownTag = 2;
     private readonly SafeFileHandle _fd;
     private readonly SafeFileHandle _shutdown;
+    private readonly SafeFileHandle _epoll;
     private readonly Action _unmounted;
     private int _closed;
 
@@ -26,6 +29,7 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
         MaxRequestSize = maxRequestSize;
         _unmounted = unmounted;
         Passthrough = new DevFusePassthrough(fd);
+        _epoll = CreateEpoll(fd, shutdown);
     }
 
     public int MaxRequestSize { get; }
@@ -110,6 +114,7 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
     public ValueTask DisposeAsync()
     {
         Shutdown();
+        _epoll.Dispose();
         _fd.Dispose();
         return ValueTask.CompletedTask;
     }
@@ -136,44 +141,64 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
         }
     }
 
-    /// <summary>Waits until the device is readable; false once the shutdown eventfd fired or the device hung up.</summary>
+    /// <summary>
+    /// Waits until the device is readable; false once the shutdown eventfd fired. Cloned descriptors share the kernel's
+    /// request queue, so the device is registered with <c>EPOLLEXCLUSIVE</c>: one request wakes one idle worker, not all.
+    /// </summary>
     private bool WaitReadable()
     {
-        bool addedFd = false, addedShutdown = false;
-        try
+        int size = Interop.EpollEventSize;
+        byte* events = stackalloc byte[2 * 16];
+        while (true)
         {
-            _fd.DangerousAddRef(ref addedFd);
-            _shutdown.DangerousAddRef(ref addedShutdown);
-            Interop.PollFd* fds = stackalloc Interop.PollFd[2];
-            fds[0] = new Interop.PollFd { Fd = (int)_fd.DangerousGetHandle(), Events = Interop.POLLIN };
-            fds[1] = new Interop.PollFd { Fd = (int)_shutdown.DangerousGetHandle(), Events = Interop.POLLIN };
-            while (true)
+            int n = Interop.EpollWait(_epoll, events, 2, -1);
+            if (n < 0)
             {
-                int n = Interop.Poll(fds, 2, -1);
-                if (n < 0 && Interop.LastErrno == Errno.EINTR)
+                if (Interop.LastErrno == Errno.EINTR)
                 {
                     continue;
                 }
 
-                if (n < 0 || fds[1].Revents != 0 || Volatile.Read(ref _closed) != 0)
+                return false;
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                if (*(int*)(events + (i * size) + Interop.EpollDataOffset) == ShutdownTag)
                 {
                     return false;
                 }
-
-                // POLLERR on /dev/fuse means the connection was aborted or unmounted: read reports it as ENODEV.
-                return true;
             }
+
+            // The device is readable, or in error (unmounted, aborted): the read that follows reports which.
+            return Volatile.Read(ref _closed) == 0;
         }
-        finally
-        {
-            if (addedShutdown)
-            {
-                _shutdown.DangerousRelease();
-            }
+    }
 
-            if (addedFd)
+    private static SafeFileHandle CreateEpoll(SafeFileHandle device, SafeFileHandle shutdown)
+    {
+        int fd = Interop.EpollCreate1(Interop.EPOLL_CLOEXEC);
+        if (fd < 0)
+        {
+            throw new FuseChannelException($"epoll_create1 failed: {Interop.LastErrno}.");
+        }
+
+        SafeFileHandle epoll = Interop.Own(fd);
+        Add(epoll, device, Interop.EPOLLIN | Interop.EPOLLEXCLUSIVE, DeviceTag);
+        Add(epoll, shutdown, Interop.EPOLLIN, ShutdownTag);
+        return epoll;
+
+        static void Add(SafeFileHandle epoll, SafeFileHandle target, uint events, int tag)
+        {
+            byte* record = stackalloc byte[16];
+            new Span<byte>(record, 16).Clear();
+            *(uint*)record = events;
+            *(int*)(record + Interop.EpollDataOffset) = tag;
+            if (Interop.EpollCtl(epoll, Interop.EPOLL_CTL_ADD, (int)target.DangerousGetHandle(), record) != 0)
             {
-                _fd.DangerousRelease();
+                Errno error = Interop.LastErrno;
+                epoll.Dispose();
+                throw new FuseChannelException($"epoll_ctl failed: {error}.");
             }
         }
     }

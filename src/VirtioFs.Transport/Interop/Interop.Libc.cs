@@ -11,19 +11,13 @@ internal static unsafe partial class Interop
 {
     private const string Libc = "libc.so.6";
 
-    internal const int O_RDONLY = 0;
     internal const int O_RDWR = 2;
     internal const int O_NONBLOCK = 0x800;
     internal const int O_CLOEXEC = 0x80000;
 
-    internal const short POLLIN = 0x1;
-    internal const short POLLERR = 0x8;
-    internal const short POLLHUP = 0x10;
-
     internal const int EFD_CLOEXEC = 0x80000;
     internal const int EFD_NONBLOCK = 0x800;
 
-    internal const int MNT_FORCE = 1;
     internal const int MNT_DETACH = 2;
 
     internal const int AF_UNIX = 1;
@@ -37,14 +31,6 @@ internal static unsafe partial class Interop
     {
         public void* Base;
         public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -74,8 +60,25 @@ internal static unsafe partial class Interop
     [LibraryImport(Libc, EntryPoint = "ioctl", SetLastError = true)]
     internal static partial int Ioctl(SafeFileHandle fd, nuint request, void* argument);
 
-    [LibraryImport(Libc, EntryPoint = "poll", SetLastError = true)]
-    internal static partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+    internal const int EPOLL_CLOEXEC = 0x80000;
+    internal const int EPOLL_CTL_ADD = 1;
+    internal const uint EPOLLIN = 0x1;
+    internal const uint EPOLLEXCLUSIVE = 1u << 28;
+
+    [LibraryImport(Libc, EntryPoint = "epoll_create1", SetLastError = true)]
+    internal static partial int EpollCreate1(int flags);
+
+    [LibraryImport(Libc, EntryPoint = "epoll_ctl", SetLastError = true)]
+    internal static partial int EpollCtl(SafeFileHandle epoll, int operation, int fd, byte* eventRecord);
+
+    [LibraryImport(Libc, EntryPoint = "epoll_wait", SetLastError = true)]
+    internal static partial int EpollWait(SafeFileHandle epoll, byte* eventRecords, int maxEvents, int timeoutMilliseconds);
+
+    /// <summary><c>struct epoll_event</c> is packed on x86-64 (12 bytes: events, then data at offset 4) and naturally
+    /// aligned elsewhere (16 bytes, data at offset 8).</summary>
+    internal static int EpollEventSize => RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
+
+    internal static int EpollDataOffset => RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
 
     [LibraryImport(Libc, EntryPoint = "eventfd", SetLastError = true)]
     internal static partial int EventFd(uint initialValue, int flags);
