@@ -46,6 +46,13 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
         {
             while (Volatile.Read(ref _closed) == 0 && !cancellationToken.IsCancellationRequested)
             {
+                // Wait before reading: epoll_wait returns at once when a request is queued, and an idle worker does not
+                // spend a read on EAGAIN (two system calls per request, plus the reply's writev).
+                if (!WaitReadable())
+                {
+                    return new(FuseChannelRequest.EndOfStream);
+                }
+
                 nint n = Interop.Read(_fd, data, (nuint)buffer.Length);
                 if (n > 0)
                 {
@@ -56,11 +63,7 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
                 switch (error)
                 {
                     case Errno.EAGAIN:
-                        if (!WaitReadable())
-                        {
-                            return new(FuseChannelRequest.EndOfStream);
-                        }
-
+                        // Another worker took the request: wait again.
                         break;
                     case Errno.EINTR:
                     case Errno.ENOENT:
