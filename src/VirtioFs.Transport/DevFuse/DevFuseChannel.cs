@@ -5,8 +5,8 @@ namespace VirtioFs.Transport;
 
 /// <summary>
 /// One <c>/dev/fuse</c> descriptor (the mount's, or a <c>FUSE_DEV_IOC_CLONE</c> of it) as an <see cref="IFuseChannel"/>.
-/// The descriptor is non-blocking: an idle reader waits in its own epoll on it (exclusively) and on a shutdown eventfd,
-/// so <see cref="Shutdown"/> wakes every waiting reader. Each request is one <c>read</c>, each reply one <c>writev</c>.
+/// The descriptor is non-blocking: an idle reader waits in its own epoll on it and on a shutdown eventfd, so
+/// <see cref="Shutdown"/> wakes every waiting reader without unmounting. Each request is one <c>read</c>, each reply one <c>writev</c>.
 /// </summary>
 internal sealed unsafe class DevFuseChannel : IFuseChannel
 {
@@ -145,8 +145,9 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
     }
 
     /// <summary>
-    /// Waits until the device is readable; false once the shutdown eventfd fired. Cloned descriptors share the kernel's
-    /// request queue, so the device is registered with <c>EPOLLEXCLUSIVE</c>: one request wakes one idle worker, not all.
+    /// Waits until the device is readable; false once the shutdown eventfd fired. The device is registered with
+    /// <c>EPOLLEXCLUSIVE</c>, but the kernel wakes the FUSE request queue without a poll key, which epoll cannot treat
+    /// as exclusive: every idle worker wakes for each request and all but one find nothing to read.
     /// </summary>
     private bool WaitReadable()
     {
