@@ -13,13 +13,14 @@ const string Usage = """
       --allow-other          let other users access the mount
       --default-permissions  let the kernel check permissions
       --readdirplus          answer directory listings with attributes (READDIRPLUS, adaptive): faster `ls -l`, slower `find`
-      --workers N            /dev/fuse descriptors served in parallel (default: processor count)
+      --workers N            /dev/fuse descriptors served in parallel (default 1: MemoryFs never blocks, and one
+                             worker avoids waking a thread on another CPU for every request)
       --fusermount           mount through fusermount3 even when root
     """;
 
 string? mountPoint = null;
 bool debug = false, allowOther = false, defaultPermissions = false, fusermount = false, readdirplus = false;
-int workers = Environment.ProcessorCount;
+int workers = 1;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])

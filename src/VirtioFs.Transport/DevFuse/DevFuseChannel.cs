@@ -5,31 +5,28 @@ namespace VirtioFs.Transport;
 
 /// <summary>
 /// One <c>/dev/fuse</c> descriptor (the mount's, or a <c>FUSE_DEV_IOC_CLONE</c> of it) as an <see cref="IFuseChannel"/>.
-/// The descriptor is non-blocking: an idle reader waits in its own epoll on it and on a shutdown eventfd, so
-/// <see cref="Shutdown"/> wakes every waiting reader without unmounting. Each request is one <c>read</c>, each reply one <c>writev</c>.
+/// Each request is one blocking <c>read</c>, each reply one <c>writev</c>. Blocking readers wait in the kernel's request
+/// queue exclusively, so one request wakes one idle worker (as in libfuse); <see cref="Shutdown"/> wakes them by aborting
+/// the connection through the fuse control filesystem, and unmounting wakes them with <c>ENODEV</c>.
 /// </summary>
 internal sealed unsafe class DevFuseChannel : IFuseChannel
 {
-    private const int DeviceTag = 1;
-    private const int ShutdownTag = 2;
     private readonly SafeFileHandle _fd;
-    private readonly SafeFileHandle _shutdown;
-    private readonly SafeFileHandle _epoll;
+    private readonly FuseConnectionControl _control;
     private readonly Action _unmounted;
     private int _closed;
 
     /// <param name="fd">The descriptor (owned).</param>
-    /// <param name="shutdown">An eventfd shared by the mount's channels, readable once the mount shuts down (not owned).</param>
+    /// <param name="control">The mount's connection control, shared by its channels.</param>
     /// <param name="maxRequestSize">The request buffer size the session uses.</param>
-    /// <param name="unmounted">Called when the kernel reports the filesystem unmounted (<c>ENODEV</c>).</param>
-    public DevFuseChannel(SafeFileHandle fd, SafeFileHandle shutdown, int maxRequestSize, Action unmounted)
+    /// <param name="unmounted">Called when the kernel reports the connection gone (<c>ENODEV</c>, <c>ECONNABORTED</c>).</param>
+    public DevFuseChannel(SafeFileHandle fd, FuseConnectionControl control, int maxRequestSize, Action unmounted)
     {
         _fd = fd;
-        _shutdown = shutdown;
+        _control = control;
         MaxRequestSize = maxRequestSize;
         _unmounted = unmounted;
         Passthrough = new DevFusePassthrough(fd);
-        _epoll = CreateEpoll(fd, shutdown);
     }
 
     public int MaxRequestSize { get; }
@@ -38,38 +35,31 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
 
     public IFusePassthrough? Passthrough { get; }
 
-    /// <remarks>Blocks the calling thread in <c>poll</c> until a request or the shutdown arrives, as a libfuse worker does;
-    /// the session runs each worker loop on its own thread-pool thread.</remarks>
+    /// <remarks>Blocks the calling thread in <c>read</c> until a request arrives or the connection ends, as a libfuse
+    /// worker does; the session runs each such worker on its own thread.</remarks>
     public ValueTask<FuseChannelRequest> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         fixed (byte* data = buffer.Span)
         {
             while (Volatile.Read(ref _closed) == 0 && !cancellationToken.IsCancellationRequested)
             {
-                // Wait before reading: epoll_wait returns at once when a request is queued, and an idle worker does not
-                // spend a read on EAGAIN (two system calls per request, plus the reply's writev).
-                if (!WaitReadable())
-                {
-                    return new(FuseChannelRequest.EndOfStream);
-                }
-
                 nint n = Interop.Read(_fd, data, (nuint)buffer.Length);
                 if (n > 0)
                 {
-                    return new(new FuseChannelRequest((int)n, int.MaxValue, 0));
+                    // A request read while shutting down cannot be served: the abort fails it for its caller.
+                    return Volatile.Read(ref _closed) == 0 ? new(new FuseChannelRequest((int)n, int.MaxValue, 0)) : new(FuseChannelRequest.EndOfStream);
                 }
 
                 Errno error = n == 0 ? Errno.ENODEV : Interop.LastErrno;
                 switch (error)
                 {
-                    case Errno.EAGAIN:
-                        // Another worker took the request: wait again.
-                        break;
                     case Errno.EINTR:
+                    case Errno.EAGAIN:
                     case Errno.ENOENT:
-                        // Interrupted, or a request aborted between poll and read: try again.
+                        // Interrupted, or a request aborted before we could take it: read again.
                         break;
                     case Errno.ENODEV:
+                    case Errno.ECONNABORTED:
                         _unmounted();
                         return new(FuseChannelRequest.EndOfStream);
                     default:
@@ -90,8 +80,8 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
 
         Errno error = WriteMessage(reply.Span);
 
-        // ENOENT: the request was interrupted or aborted meanwhile; ENODEV: unmounted. Both are expected.
-        return error is Errno.Success or Errno.ENOENT or Errno.ENODEV
+        // ENOENT: the request was interrupted or aborted meanwhile; ENODEV/ECONNABORTED: the connection is gone. All expected.
+        return error is Errno.Success or Errno.ENOENT or Errno.ENODEV or Errno.ECONNABORTED
             ? ValueTask.CompletedTask
             : ValueTask.FromException(new FuseChannelException($"writev(/dev/fuse) of a reply failed: {error}."));
     }
@@ -104,20 +94,18 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
             : ValueTask.FromException(new FuseProtocolException($"The kernel rejected the notification: {error}.", error));
     }
 
-    /// <summary>Stops this channel and, through the shared eventfd, wakes every reader of the mount.</summary>
+    /// <summary>Stops this channel and ends the connection, which wakes every worker blocked in <c>read</c>.</summary>
     public void Shutdown()
     {
-        if (Interlocked.Exchange(ref _closed, 1) == 0 && !_shutdown.IsClosed)
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
         {
-            ulong one = 1;
-            _ = Interop.Write(_shutdown, (byte*)&one, sizeof(ulong));
+            _control.Abort();
         }
     }
 
     public ValueTask DisposeAsync()
     {
         Shutdown();
-        _epoll.Dispose();
         _fd.Dispose();
         return ValueTask.CompletedTask;
     }
@@ -140,69 +128,6 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
                 {
                     return error;
                 }
-            }
-        }
-    }
-
-    /// <summary>
-    /// Waits until the device is readable; false once the shutdown eventfd fired. The device is registered with
-    /// <c>EPOLLEXCLUSIVE</c>, but the kernel wakes the FUSE request queue without a poll key, which epoll cannot treat
-    /// as exclusive: every idle worker wakes for each request and all but one find nothing to read.
-    /// </summary>
-    private bool WaitReadable()
-    {
-        int size = Interop.EpollEventSize;
-        byte* events = stackalloc byte[2 * 16];
-        while (true)
-        {
-            int n = Interop.EpollWait(_epoll, events, 2, -1);
-            if (n < 0)
-            {
-                if (Interop.LastErrno == Errno.EINTR)
-                {
-                    continue;
-                }
-
-                return false;
-            }
-
-            for (int i = 0; i < n; i++)
-            {
-                if (*(int*)(events + (i * size) + Interop.EpollDataOffset) == ShutdownTag)
-                {
-                    return false;
-                }
-            }
-
-            // The device is readable, or in error (unmounted, aborted): the read that follows reports which.
-            return Volatile.Read(ref _closed) == 0;
-        }
-    }
-
-    private static SafeFileHandle CreateEpoll(SafeFileHandle device, SafeFileHandle shutdown)
-    {
-        int fd = Interop.EpollCreate1(Interop.EPOLL_CLOEXEC);
-        if (fd < 0)
-        {
-            throw new FuseChannelException($"epoll_create1 failed: {Interop.LastErrno}.");
-        }
-
-        SafeFileHandle epoll = Interop.Own(fd);
-        Add(epoll, device, Interop.EPOLLIN | Interop.EPOLLEXCLUSIVE, DeviceTag);
-        Add(epoll, shutdown, Interop.EPOLLIN, ShutdownTag);
-        return epoll;
-
-        static void Add(SafeFileHandle epoll, SafeFileHandle target, uint events, int tag)
-        {
-            byte* record = stackalloc byte[16];
-            new Span<byte>(record, 16).Clear();
-            *(uint*)record = events;
-            *(int*)(record + Interop.EpollDataOffset) = tag;
-            if (Interop.EpollCtl(epoll, Interop.EPOLL_CTL_ADD, (int)target.DangerousGetHandle(), record) != 0)
-            {
-                Errno error = Interop.LastErrno;
-                epoll.Dispose();
-                throw new FuseChannelException($"epoll_ctl failed: {error}.");
             }
         }
     }

@@ -17,17 +17,18 @@ public sealed partial class FuseMount : IAsyncDisposable
     /// <summary><c>_IOR(229, 0, uint32_t)</c>.</summary>
     internal const uint DevIocClone = 0x8004E500;
 
-    private readonly SafeFileHandle _shutdown;
+    private readonly FuseConnectionControl _control;
     private readonly SafeFileHandle? _fusermountSocket;
     private readonly bool _viaFusermount;
     private readonly FuseMountOptions _options;
     private readonly List<DevFuseChannel> _channels = [];
     private int _unmounted;
+    private int _detached;
 
-    private FuseMount(FuseMountOptions options, SafeFileHandle shutdown, SafeFileHandle? fusermountSocket)
+    private FuseMount(FuseMountOptions options, FuseConnectionControl control, SafeFileHandle? fusermountSocket)
     {
         _options = options;
-        _shutdown = shutdown;
+        _control = control;
         _fusermountSocket = fusermountSocket;
         _viaFusermount = fusermountSocket is not null;
     }
@@ -58,19 +59,12 @@ public sealed partial class FuseMount : IAsyncDisposable
                 Errno.ENOTDIR);
         }
 
-        int eventFd = Interop.EventFd(0, Interop.EFD_CLOEXEC | Interop.EFD_NONBLOCK);
-        if (eventFd < 0)
-        {
-            throw new FuseMountException($"eventfd failed: {Interop.LastErrno}.", Interop.LastErrno);
-        }
-
-        SafeFileHandle shutdown = Interop.Own(eventFd);
         bool viaFusermount = options.UseFusermount || Interop.GetEUid() != 0;
         SafeFileHandle? socket = null;
         try
         {
             SafeFileHandle device = viaFusermount ? MountWithFusermount(options, out socket) : MountAsRoot(options);
-            var mount = new FuseMount(options, shutdown, socket);
+            var mount = new FuseMount(options, FuseConnectionControl.Find(options.MountPoint), socket);
             mount.AddChannel(device, maxRequestSize);
             for (int i = 1; i < options.Workers; i++)
             {
@@ -82,7 +76,6 @@ public sealed partial class FuseMount : IAsyncDisposable
         catch
         {
             socket?.Dispose();
-            shutdown.Dispose();
             throw;
         }
     }
@@ -113,11 +106,14 @@ public sealed partial class FuseMount : IAsyncDisposable
         await session.RunAsync(mount.Channels, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Unmounts (lazily with <see cref="FuseMountOptions.LazyUnmount"/>); the session then sees the channels end. Idempotent.</summary>
+    /// <summary>Unmounts (lazily with <see cref="FuseMountOptions.LazyUnmount"/>) and ends the connection, so the session's
+    /// channels end even while a lazily detached mount is still in use (its open files then get <c>ENOTCONN</c>). Idempotent.</summary>
     /// <exception cref="FuseMountException">The kernel refused (for example <c>EBUSY</c> without lazy unmount).</exception>
     public void Unmount()
     {
-        if (Interlocked.Exchange(ref _unmounted, 1) != 0)
+        // The connection may already have ended (ENODEV after an outside unmount, or an abort) while the mount point is
+        // still attached, so unmount once regardless; EINVAL then just means it is gone.
+        if (Interlocked.Exchange(ref _detached, 1) != 0)
         {
             return;
         }
@@ -133,20 +129,20 @@ public sealed partial class FuseMount : IAsyncDisposable
                 Errno error = Interop.LastErrno;
                 if (error is not (Errno.EINVAL or Errno.ENOENT))
                 {
-                    Volatile.Write(ref _unmounted, 0);
                     throw new FuseMountException($"umount2({MountPoint}) failed: {error}{(error == Errno.EBUSY ? "; the filesystem is in use: close what uses it or enable LazyUnmount" : string.Empty)}.", error);
                 }
             }
         }
-        finally
+        catch
         {
-            if (IsUnmounted)
-            {
-                foreach (DevFuseChannel channel in _channels)
-                {
-                    channel.Shutdown();
-                }
-            }
+            Volatile.Write(ref _detached, 0);
+            throw;
+        }
+
+        Volatile.Write(ref _unmounted, 1);
+        foreach (DevFuseChannel channel in _channels)
+        {
+            channel.Shutdown();
         }
     }
 
@@ -166,16 +162,15 @@ public sealed partial class FuseMount : IAsyncDisposable
             }
 
             _fusermountSocket?.Dispose();
-            _shutdown.Dispose();
         }
     }
 
     private void AddChannel(SafeFileHandle fd, int maxRequestSize)
-        => _channels.Add(new DevFuseChannel(fd, _shutdown, maxRequestSize, () => Volatile.Write(ref _unmounted, 1)));
+        => _channels.Add(new DevFuseChannel(fd, _control, maxRequestSize, () => Volatile.Write(ref _unmounted, 1)));
 
     private static SafeFileHandle OpenDevice()
     {
-        int fd = Interop.Open("/dev/fuse", Interop.O_RDWR | Interop.O_CLOEXEC | Interop.O_NONBLOCK, 0);
+        int fd = Interop.Open("/dev/fuse", Interop.O_RDWR | Interop.O_CLOEXEC, 0);
         if (fd >= 0)
         {
             return Interop.Own(fd);

@@ -55,7 +55,12 @@ public sealed class FuseMountOptions
     /// </summary>
     public bool UseFusermount { get; init; }
 
-    /// <summary>How many <c>/dev/fuse</c> descriptors serve requests (the first and its <c>FUSE_DEV_IOC_CLONE</c>s), one worker each: 1 to 256. Default: the processor count.</summary>
+    /// <summary>
+    /// How many <c>/dev/fuse</c> descriptors serve requests (the first and its <c>FUSE_DEV_IOC_CLONE</c>s), one worker
+    /// thread each: 1 to 256. Default: the processor count. Idle workers queue in the kernel and take requests in turn,
+    /// so with several a request usually wakes a thread on another CPU: a filesystem whose operations never block is
+    /// fastest with 1; one whose operations wait (disk, network) needs as many as it has requests in parallel.
+    /// </summary>
     public int Workers
     {
         get => _workers;

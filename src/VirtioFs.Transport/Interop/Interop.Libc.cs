@@ -12,11 +12,7 @@ internal static unsafe partial class Interop
     private const string Libc = "libc.so.6";
 
     internal const int O_RDWR = 2;
-    internal const int O_NONBLOCK = 0x800;
     internal const int O_CLOEXEC = 0x80000;
-
-    internal const int EFD_CLOEXEC = 0x80000;
-    internal const int EFD_NONBLOCK = 0x800;
 
     internal const int MNT_DETACH = 2;
 
@@ -51,37 +47,11 @@ internal static unsafe partial class Interop
     [LibraryImport(Libc, EntryPoint = "read", SetLastError = true)]
     internal static partial nint Read(SafeFileHandle fd, byte* buffer, nuint count);
 
-    [LibraryImport(Libc, EntryPoint = "write", SetLastError = true)]
-    internal static partial nint Write(SafeFileHandle fd, byte* buffer, nuint count);
-
     [LibraryImport(Libc, EntryPoint = "writev", SetLastError = true)]
     internal static partial nint WriteV(SafeFileHandle fd, IoVec* iov, int count);
 
     [LibraryImport(Libc, EntryPoint = "ioctl", SetLastError = true)]
     internal static partial int Ioctl(SafeFileHandle fd, nuint request, void* argument);
-
-    internal const int EPOLL_CLOEXEC = 0x80000;
-    internal const int EPOLL_CTL_ADD = 1;
-    internal const uint EPOLLIN = 0x1;
-    internal const uint EPOLLEXCLUSIVE = 1u << 28;
-
-    [LibraryImport(Libc, EntryPoint = "epoll_create1", SetLastError = true)]
-    internal static partial int EpollCreate1(int flags);
-
-    [LibraryImport(Libc, EntryPoint = "epoll_ctl", SetLastError = true)]
-    internal static partial int EpollCtl(SafeFileHandle epoll, int operation, int fd, byte* eventRecord);
-
-    [LibraryImport(Libc, EntryPoint = "epoll_wait", SetLastError = true)]
-    internal static partial int EpollWait(SafeFileHandle epoll, byte* eventRecords, int maxEvents, int timeoutMilliseconds);
-
-    /// <summary><c>struct epoll_event</c> is packed on x86-64 (12 bytes: events, then data at offset 4) and naturally
-    /// aligned elsewhere (16 bytes, data at offset 8).</summary>
-    internal static int EpollEventSize => RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
-
-    internal static int EpollDataOffset => RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
-
-    [LibraryImport(Libc, EntryPoint = "eventfd", SetLastError = true)]
-    internal static partial int EventFd(uint initialValue, int flags);
 
     [LibraryImport(Libc, EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Mount(string source, string target, string fileSystemType, nuint flags, string data);
