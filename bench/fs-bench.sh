@@ -32,9 +32,9 @@ for ((i = 1; i <= $#; i++)); do
 done
 
 if ((quick)); then
-    files=300 tree_dirs=5 tree_files=60 fio_size=64M fio_runtime=2
+    files=300 tree_dirs=5 tree_files=60 fio_size=64M fio_runtime=2 fio_rounds=1
 else
-    files=2000 tree_dirs=20 tree_files=200 fio_size=256M fio_runtime=5
+    files=2000 tree_dirs=20 tree_files=200 fio_size=256M fio_runtime=3 fio_rounds=2
 fi
 reps=3
 
@@ -240,8 +240,8 @@ def table():
             if workload not in rows:
                 rows[workload] = {}
                 order.append(workload)
-            rows[workload][fs] = float(value)
-            cpu.setdefault(workload, {})[fs] = float(pct)
+            rows[workload].setdefault(fs, []).append(float(value))
+            cpu.setdefault(workload, {}).setdefault(fs, []).append(float(pct))
     unit = lambda w: "MiB/s" if w.startswith("fio") else ("entries/s" if w == "find" else "ops/s")
     def fmt(v):
         return "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:,.1f}")
@@ -250,7 +250,8 @@ def table():
     header = ["workload", "unit", "ours", "bindfs", "native", "ours/bindfs", "ours/native"]
     lines = []
     for w in order:
-        r = rows[w]
+        # Median over the rounds; the targets take turns within each round, so drift hits them alike.
+        r = {fs: statistics.median(v) for fs, v in rows[w].items()}
         o, b, n = r.get("ours"), r.get("bindfs"), r.get("native")
         lines.append([w, unit(w), fmt(o), fmt(b), fmt(n), ratio(o, b), ratio(o, n)])
     widths = [max(len(x[i]) for x in [header] + lines) for i in range(len(header))]
@@ -262,12 +263,12 @@ def table():
         show(l)
     print()
     print("Server CPU during each workload (% of one core: the server's threads' CPU time over the wall time,")
-    print("all repetitions together):")
+    print("mean over the rounds):")
     print()
     print("| workload | ours | bindfs |")
     print("|---|---:|---:|")
     for w in order:
-        c = cpu[w]
+        c = {fs: statistics.mean(v) for fs, v in cpu[w].items()}
         print(f"| {w} | {c.get('ours', 0):.0f} % | {c.get('bindfs', 0):.0f} % |")
 
 cmd = sys.argv[1]
@@ -289,11 +290,22 @@ measure() {
     child=''
 }
 
-run_target() { # <name> <dir> <server pid or 0>
-    echo "== $1: metadata ($files files x $reps, find over ${tree_dirs}x${tree_files})"
-    measure meta "$results" "$1" "$2" "$3" "$files" "$tree_dirs" "$tree_files" "$reps"
-    echo "== $1: fio (psync, buffered, $fio_size file, ${fio_runtime} s per job)"
-    measure fio "$results" "$1" "$2" "$3" "$fio_size" "$fio_runtime"
+# Rounds: within each round the three targets take turns, and the table shows the median of the rounds, so a
+# machine that speeds up or slows down during the run affects every target alike.
+run_rounds() {
+    local round target
+    for ((round = 1; round <= reps; round++)); do
+        for target in ours bindfs native; do
+            echo "== round $round/$reps, $target: metadata ($files files, find over ${tree_dirs}x${tree_files})"
+            measure meta "$results" "$target" "${dirs[$target]}" "${pids[$target]}" "$files" "$tree_dirs" "$tree_files" 1
+        done
+    done
+    for ((round = 1; round <= fio_rounds; round++)); do
+        for target in ours bindfs native; do
+            echo "== round $round/$fio_rounds, $target: fio (psync, buffered, $fio_size file, ${fio_runtime} s per job)"
+            measure fio "$results" "$target" "${dirs[$target]}" "${pids[$target]}" "$fio_size" "$fio_runtime"
+        done
+    done
 }
 
 start=$(date +%s.%N)
@@ -314,9 +326,9 @@ bindfs "${bindfs_opts[@]}" "$bindsrc" "$bindfs_mnt" >"$work/bindfs.log" 2>&1 &
 bindfs_pid=$!
 wait_mounted "$bindfs_mnt" "$bindfs_pid" "$work/bindfs.log"
 
-run_target ours "$ours_mnt" "$ours_pid"
-run_target bindfs "$bindfs_mnt" "$bindfs_pid"
-run_target native "$native" 0
+declare -A dirs=([ours]=$ours_mnt [bindfs]=$bindfs_mnt [native]=$native)
+declare -A pids=([ours]=$ours_pid [bindfs]=$bindfs_pid [native]=0)
+run_rounds
 
 end=$(date +%s.%N)
 echo
