@@ -17,13 +17,14 @@ public sealed partial class FuseSession
             return new(0);
         }
 
-        Errno status = FuseRequestParser.ReadHeader(request, out FuseInHeader header, out ReadOnlyMemory<byte> body, out FuseRequestExtensions extensions);
         if (raw.Length < FuseInHeader.Size)
         {
             ulong unique = BinaryPrimitives.ReadUInt64LittleEndian(raw.Slice(FuseRequestParser.UniqueOffset));
             Log.MalformedRequest(_logger, unique, "truncated header");
             return new(FuseReplyWriter.WriteStatus(reply.Span, unique, Errno.EIO));
         }
+
+        Errno status = FuseRequestParser.ReadHeader(request, out FuseInHeader header, out ReadOnlyMemory<byte> body, out FuseRequestExtensions extensions);
 
         FuseOpcodeInfo? info = FuseOpcodeTable.Get(header.Opcode);
         if (info is null)
@@ -91,7 +92,7 @@ public sealed partial class FuseSession
 
                 return new(FuseReplyWriter.WriteStatus(reply.Span, header.Unique, Errno.Success));
             default:
-                return DispatchAsync(worker, info, header, body, name, name2, rest, extensions, reply);
+                return DispatchAsync(worker, info, header, body.Slice(0, argumentSize), name, name2, rest, extensions, reply);
         }
     }
 
@@ -153,7 +154,7 @@ public sealed partial class FuseSession
         FuseWorker worker,
         FuseOpcodeInfo info,
         FuseInHeader header,
-        ReadOnlyMemory<byte> body,
+        ReadOnlyMemory<byte> arguments,
         ReadOnlyMemory<byte> name,
         ReadOnlyMemory<byte> name2,
         ReadOnlyMemory<byte> rest,
@@ -170,7 +171,7 @@ public sealed partial class FuseSession
             // Checked after Begin: an interrupt that comes later finds the request in its slot.
             length = _earlyInterrupts.TryTake(header.Unique)
                 ? FuseReplyWriter.WriteStatus(reply.Span, header.Unique, Errno.EINTR)
-                : await InvokeAsync(worker, info, context, body, name, name2, rest, reply).ConfigureAwait(false);
+                : await InvokeAsync(worker, info, context, arguments, name, name2, rest, reply).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -202,13 +203,14 @@ public sealed partial class FuseSession
         }
     }
 
-    /// <summary>Decodes the opcode's arguments, calls the filesystem and encodes its answer.</summary>
+    /// <summary>Decodes the opcode's arguments (<paramref name="arguments"/>: the fixed arguments in the negotiated minor's
+    /// layout, already checked for size), calls the filesystem and encodes its answer.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> InvokeAsync(
         FuseWorker worker,
         FuseOpcodeInfo info,
         FuseRequestContext context,
-        ReadOnlyMemory<byte> body,
+        ReadOnlyMemory<byte> arguments,
         ReadOnlyMemory<byte> name,
         ReadOnlyMemory<byte> name2,
         ReadOnlyMemory<byte> rest,
@@ -216,59 +218,57 @@ public sealed partial class FuseSession
     {
         ulong unique = context.Unique;
         FuseFileSystem fs = _fileSystem;
-        FuseConnectionInfo connection = _connection!;
-        int argumentSize = info.ArgumentSize(connection.ProtocolMinor, connection.Flags);
         Memory<byte> payload = reply.Slice(FuseReplyWriter.HeaderSize);
         switch (info.Opcode)
         {
             case FuseOpcode.Lookup:
-                return Entry(reply, unique, await fs.LookupAsync(context, name).ConfigureAwait(false));
+                return Struct(reply, unique, await fs.LookupAsync(context, name).ConfigureAwait(false));
             case FuseOpcode.GetAttr:
-                return Struct(reply, unique, await fs.GetAttrAsync(context, Args<FuseGetattrIn>(body, argumentSize)).ConfigureAwait(false));
+                return Struct(reply, unique, await fs.GetAttrAsync(context, Args<FuseGetattrIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.SetAttr:
-                return Struct(reply, unique, await fs.SetAttrAsync(context, Args<FuseSetattrIn>(body, argumentSize)).ConfigureAwait(false));
+                return Struct(reply, unique, await fs.SetAttrAsync(context, Args<FuseSetattrIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.Statx:
-                return Struct(reply, unique, await fs.StatxAsync(context, Args<FuseStatxIn>(body, argumentSize)).ConfigureAwait(false));
+                return Struct(reply, unique, await fs.StatxAsync(context, Args<FuseStatxIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.ReadLink:
                 return Data(reply, unique, await fs.ReadLinkAsync(context, payload).ConfigureAwait(false), payload.Length);
             case FuseOpcode.Symlink:
-                return Entry(reply, unique, await fs.SymlinkAsync(context, name, name2).ConfigureAwait(false));
+                return Struct(reply, unique, await fs.SymlinkAsync(context, name, name2).ConfigureAwait(false));
             case FuseOpcode.MkNod:
-                return Entry(reply, unique, await fs.MkNodAsync(context, Args<FuseMknodIn>(body, argumentSize), name).ConfigureAwait(false));
+                return Struct(reply, unique, await fs.MkNodAsync(context, Args<FuseMknodIn>(arguments), name).ConfigureAwait(false));
             case FuseOpcode.MkDir:
-                return Entry(reply, unique, await fs.MkDirAsync(context, Args<FuseMkdirIn>(body, argumentSize), name).ConfigureAwait(false));
+                return Struct(reply, unique, await fs.MkDirAsync(context, Args<FuseMkdirIn>(arguments), name).ConfigureAwait(false));
             case FuseOpcode.Unlink:
                 return Status(reply, unique, await fs.UnlinkAsync(context, name).ConfigureAwait(false));
             case FuseOpcode.RmDir:
                 return Status(reply, unique, await fs.RmDirAsync(context, name).ConfigureAwait(false));
             case FuseOpcode.Rename:
-                return Status(reply, unique, await fs.RenameAsync(context, Args<FuseRenameIn>(body, argumentSize).Newdir, name, name2, FuseRenameFlags.None).ConfigureAwait(false));
+                return Status(reply, unique, await fs.RenameAsync(context, Args<FuseRenameIn>(arguments).Newdir, name, name2, FuseRenameFlags.None).ConfigureAwait(false));
             case FuseOpcode.Rename2:
             {
-                FuseRename2In args = Args<FuseRename2In>(body, argumentSize);
+                FuseRename2In args = Args<FuseRename2In>(arguments);
                 return Status(reply, unique, await fs.RenameAsync(context, args.Newdir, name, name2, (FuseRenameFlags)args.Flags).ConfigureAwait(false));
             }
 
             case FuseOpcode.Link:
-                return Entry(reply, unique, await fs.LinkAsync(context, Args<FuseLinkIn>(body, argumentSize).Oldnodeid, name).ConfigureAwait(false));
+                return Struct(reply, unique, await fs.LinkAsync(context, Args<FuseLinkIn>(arguments).Oldnodeid, name).ConfigureAwait(false));
             case FuseOpcode.Open:
-                return Struct(reply, unique, await fs.OpenAsync(context, Args<FuseOpenIn>(body, argumentSize)).ConfigureAwait(false));
+                return Struct(reply, unique, await fs.OpenAsync(context, Args<FuseOpenIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.OpenDir:
-                return Struct(reply, unique, await fs.OpenDirAsync(context, Args<FuseOpenIn>(body, argumentSize)).ConfigureAwait(false));
+                return Struct(reply, unique, await fs.OpenDirAsync(context, Args<FuseOpenIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.Create:
-                return Struct(reply, unique, await fs.CreateAsync(context, Args<FuseCreateIn>(body, argumentSize), name).ConfigureAwait(false));
+                return Struct(reply, unique, await fs.CreateAsync(context, Args<FuseCreateIn>(arguments), name).ConfigureAwait(false));
             case FuseOpcode.TmpFile:
-                return Struct(reply, unique, await fs.TmpFileAsync(context, Args<FuseCreateIn>(body, argumentSize)).ConfigureAwait(false));
+                return Struct(reply, unique, await fs.TmpFileAsync(context, Args<FuseCreateIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.Read:
             {
-                FuseReadIn args = Args<FuseReadIn>(body, argumentSize);
+                FuseReadIn args = Args<FuseReadIn>(arguments);
                 Memory<byte> buffer = payload.Slice(0, (int)Math.Min(args.Size, (uint)payload.Length));
                 return Data(reply, unique, await fs.ReadAsync(context, args, buffer).ConfigureAwait(false), buffer.Length);
             }
 
             case FuseOpcode.Write:
             {
-                FuseWriteIn args = Args<FuseWriteIn>(body, argumentSize);
+                FuseWriteIn args = Args<FuseWriteIn>(arguments);
                 if (args.Size > (uint)rest.Length)
                 {
                     return Invalid(reply, unique, "WRITE size exceeds the data sent");
@@ -290,18 +290,18 @@ public sealed partial class FuseSession
             }
 
             case FuseOpcode.Release:
-                return Status(reply, unique, await fs.ReleaseAsync(context, Args<FuseReleaseIn>(body, argumentSize)).ConfigureAwait(false));
+                return Status(reply, unique, await fs.ReleaseAsync(context, Args<FuseReleaseIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.ReleaseDir:
-                return Status(reply, unique, await fs.ReleaseDirAsync(context, Args<FuseReleaseIn>(body, argumentSize)).ConfigureAwait(false));
+                return Status(reply, unique, await fs.ReleaseDirAsync(context, Args<FuseReleaseIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.Fsync:
-                return Status(reply, unique, await fs.FsyncAsync(context, Args<FuseFsyncIn>(body, argumentSize)).ConfigureAwait(false));
+                return Status(reply, unique, await fs.FsyncAsync(context, Args<FuseFsyncIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.FsyncDir:
-                return Status(reply, unique, await fs.FsyncDirAsync(context, Args<FuseFsyncIn>(body, argumentSize)).ConfigureAwait(false));
+                return Status(reply, unique, await fs.FsyncDirAsync(context, Args<FuseFsyncIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.Flush:
-                return Status(reply, unique, await fs.FlushAsync(context, Args<FuseFlushIn>(body, argumentSize)).ConfigureAwait(false));
+                return Status(reply, unique, await fs.FlushAsync(context, Args<FuseFlushIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.SetXattr:
             {
-                FuseSetxattrIn args = Args<FuseSetxattrIn>(body, argumentSize);
+                FuseSetxattrIn args = Args<FuseSetxattrIn>(arguments);
                 if (args.Size > (uint)rest.Length)
                 {
                     return Invalid(reply, unique, "SETXATTR size exceeds the value sent");
@@ -312,14 +312,14 @@ public sealed partial class FuseSession
 
             case FuseOpcode.GetXattr:
             {
-                uint size = Args<FuseGetxattrIn>(body, argumentSize).Size;
+                uint size = Args<FuseGetxattrIn>(arguments).Size;
                 Memory<byte> buffer = payload.Slice(0, (int)Math.Min(size, (uint)payload.Length));
                 return Xattr(reply, unique, size, await fs.GetXattrAsync(context, name, buffer).ConfigureAwait(false), buffer.Length);
             }
 
             case FuseOpcode.ListXattr:
             {
-                uint size = Args<FuseGetxattrIn>(body, argumentSize).Size;
+                uint size = Args<FuseGetxattrIn>(arguments).Size;
                 Memory<byte> buffer = payload.Slice(0, (int)Math.Min(size, (uint)payload.Length));
                 return Xattr(reply, unique, size, await fs.ListXattrAsync(context, buffer).ConfigureAwait(false), buffer.Length);
             }
@@ -329,7 +329,7 @@ public sealed partial class FuseSession
             case FuseOpcode.ReadDir:
             case FuseOpcode.ReadDirPlus:
             {
-                FuseReadIn args = Args<FuseReadIn>(body, argumentSize);
+                FuseReadIn args = Args<FuseReadIn>(arguments);
                 bool plus = info.Opcode == FuseOpcode.ReadDirPlus;
                 FuseDirectoryWriter writer = worker.Directory;
                 writer.Reset(payload.Slice(0, (int)Math.Min(args.Size, (uint)payload.Length)), plus);
@@ -343,41 +343,41 @@ public sealed partial class FuseSession
 
             case FuseOpcode.GetLk:
             {
-                FuseResult<FuseFileLock> result = await fs.GetLkAsync(context, Args<FuseLkIn>(body, argumentSize)).ConfigureAwait(false);
+                FuseResult<FuseFileLock> result = await fs.GetLkAsync(context, Args<FuseLkIn>(arguments)).ConfigureAwait(false);
                 return Struct(reply, unique, result.IsSuccess ? new FuseResult<FuseLkOut>(new FuseLkOut { Lk = result.Value }) : result.Error);
             }
 
             case FuseOpcode.SetLk:
             case FuseOpcode.SetLkw:
-                return Status(reply, unique, await fs.SetLkAsync(context, Args<FuseLkIn>(body, argumentSize), info.Opcode == FuseOpcode.SetLkw).ConfigureAwait(false));
+                return Status(reply, unique, await fs.SetLkAsync(context, Args<FuseLkIn>(arguments), info.Opcode == FuseOpcode.SetLkw).ConfigureAwait(false));
             case FuseOpcode.Access:
-                return Status(reply, unique, await fs.AccessAsync(context, Args<FuseAccessIn>(body, argumentSize)).ConfigureAwait(false));
+                return Status(reply, unique, await fs.AccessAsync(context, Args<FuseAccessIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.Bmap:
             {
-                FuseResult<ulong> result = await fs.BmapAsync(context, Args<FuseBmapIn>(body, argumentSize)).ConfigureAwait(false);
+                FuseResult<ulong> result = await fs.BmapAsync(context, Args<FuseBmapIn>(arguments)).ConfigureAwait(false);
                 return Struct(reply, unique, result.IsSuccess ? new FuseResult<FuseBmapOut>(new FuseBmapOut { Block = result.Value }) : result.Error);
             }
 
             case FuseOpcode.Ioctl:
-                return await IoctlAsync(context, Args<FuseIoctlIn>(body, argumentSize), rest, reply).ConfigureAwait(false);
+                return await IoctlAsync(context, Args<FuseIoctlIn>(arguments), rest, reply).ConfigureAwait(false);
             case FuseOpcode.Poll:
             {
-                FuseResult<uint> result = await fs.PollAsync(context, Args<FusePollIn>(body, argumentSize)).ConfigureAwait(false);
+                FuseResult<uint> result = await fs.PollAsync(context, Args<FusePollIn>(arguments)).ConfigureAwait(false);
                 return Struct(reply, unique, result.IsSuccess ? new FuseResult<FusePollOut>(new FusePollOut { Revents = result.Value }) : result.Error);
             }
 
             case FuseOpcode.Fallocate:
-                return Status(reply, unique, await fs.FallocateAsync(context, Args<FuseFallocateIn>(body, argumentSize)).ConfigureAwait(false));
+                return Status(reply, unique, await fs.FallocateAsync(context, Args<FuseFallocateIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.Lseek:
             {
-                FuseResult<ulong> result = await fs.LseekAsync(context, Args<FuseLseekIn>(body, argumentSize)).ConfigureAwait(false);
+                FuseResult<ulong> result = await fs.LseekAsync(context, Args<FuseLseekIn>(arguments)).ConfigureAwait(false);
                 return Struct(reply, unique, result.IsSuccess ? new FuseResult<FuseLseekOut>(new FuseLseekOut { Offset = result.Value }) : result.Error);
             }
 
             case FuseOpcode.CopyFileRange:
             {
                 // The 32-bit reply cannot report more: cap the length as the kernel does (UINT_MAX & PAGE_MASK).
-                FuseCopyFileRangeIn args = Args<FuseCopyFileRangeIn>(body, argumentSize);
+                FuseCopyFileRangeIn args = Args<FuseCopyFileRangeIn>(arguments);
                 args.Len = Math.Min(args.Len, MaxCopyFileRange32);
                 FuseResult<ulong> result = await fs.CopyFileRangeAsync(context, args).ConfigureAwait(false);
                 if (result.IsSuccess && result.Value > args.Len)
@@ -390,7 +390,7 @@ public sealed partial class FuseSession
 
             case FuseOpcode.CopyFileRange64:
             {
-                FuseCopyFileRangeIn args = Args<FuseCopyFileRangeIn>(body, argumentSize);
+                FuseCopyFileRangeIn args = Args<FuseCopyFileRangeIn>(arguments);
                 FuseResult<ulong> result = await fs.CopyFileRangeAsync(context, args).ConfigureAwait(false);
                 if (result.IsSuccess && result.Value > args.Len)
                 {
@@ -406,10 +406,10 @@ public sealed partial class FuseSession
                     return Invalid(reply, unique, "SETUPMAPPING body is not exactly 40 bytes");
                 }
 
-                return Status(reply, unique, await fs.SetupMappingAsync(context, Args<FuseSetupmappingIn>(body, argumentSize)).ConfigureAwait(false));
+                return Status(reply, unique, await fs.SetupMappingAsync(context, Args<FuseSetupmappingIn>(arguments)).ConfigureAwait(false));
             case FuseOpcode.RemoveMapping:
             {
-                uint count = Args<FuseRemovemappingIn>(body, argumentSize).Count;
+                uint count = Args<FuseRemovemappingIn>(arguments).Count;
                 if (count is 0 or > FuseConstants.RemoveMappingMaxEntries || (uint)rest.Length != count * FuseConstants.RemoveMappingEntrySize)
                 {
                     return Invalid(reply, unique, "REMOVEMAPPING count is zero, too large or does not match the body");
@@ -455,15 +455,13 @@ public sealed partial class FuseSession
     /// <summary>The largest length a 32-bit <c>COPY_FILE_RANGE</c> can report: <c>UINT_MAX &amp; PAGE_MASK</c>.</summary>
     private const ulong MaxCopyFileRange32 = uint.MaxValue & ~4095UL;
 
-    private static T Args<T>(ReadOnlyMemory<byte> body, int size)
+    /// <summary>Reads fixed arguments; a shorter (older minor) layout leaves the remaining fields zero.</summary>
+    private static T Args<T>(ReadOnlyMemory<byte> arguments)
         where T : unmanaged
-        => FuseRequestParser.ReadArgs<T>(body.Span, size);
+        => FuseRequestParser.ReadArgs<T>(arguments.Span, arguments.Length);
 
     private int Status(Memory<byte> reply, ulong unique, Errno error)
         => FuseReplyWriter.WriteStatus(reply.Span, unique, CheckErrno(error, unique));
-
-    private int Entry(Memory<byte> reply, ulong unique, FuseResult<FuseEntryOut> result)
-        => Struct(reply, unique, result);
 
     private int Struct<T>(Memory<byte> reply, ulong unique, FuseResult<T> result)
         where T : unmanaged

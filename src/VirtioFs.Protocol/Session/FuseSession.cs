@@ -87,7 +87,7 @@ public sealed partial class FuseSession
         {
             for (int i = 0; i < _options.WorkersPerChannel; i++)
             {
-                FuseWorker worker = CreateWorker();
+                FuseWorker worker = CreateWorker(_options.RequestBufferSize, _options.ReplyBufferSize);
                 loops.Add(channel.ReceiveBlocksThread ? StartBlockingWorker(channel, worker, loops.Count) : Task.Run(() => WorkerLoopAsync(channel, worker)));
             }
         }
@@ -153,7 +153,8 @@ public sealed partial class FuseSession
 
         if (!_spareWorkers.TryTake(out FuseWorker? worker))
         {
-            worker = CreateWorker();
+            // The caller brings the buffers: this worker only needs its interrupt slot and directory writer.
+            worker = CreateWorker(0, 0);
         }
 
         try
@@ -177,7 +178,7 @@ public sealed partial class FuseSession
         }
     }
 
-    private FuseWorker CreateWorker()
+    private FuseWorker CreateWorker(int requestSize, int replySize)
     {
         var slot = new InFlightSlot();
         lock (_stateLock)
@@ -185,7 +186,7 @@ public sealed partial class FuseSession
             _slots = [.. _slots, slot];
         }
 
-        return new FuseWorker(_options.RequestBufferSize, _options.ReplyBufferSize, slot);
+        return new FuseWorker(requestSize, replySize, slot);
     }
 
     private async Task WorkerLoopAsync(IFuseChannel channel, FuseWorker worker)

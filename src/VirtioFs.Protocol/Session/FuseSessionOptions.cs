@@ -30,7 +30,6 @@ public sealed class FuseSessionOptions
     public const uint OldestMinor = 9;
 
     private int _maxWrite = MaxWriteLimit;
-    private uint _maxReadahead = uint.MaxValue;
     private uint _timeGranularity = 1;
     private int _mapAlignment = 12;
     private uint _maxStackDepth = 1;
@@ -75,11 +74,7 @@ public sealed class FuseSessionOptions
     }
 
     /// <summary>The largest readahead in bytes; the negotiated value is the smaller of this and the client's. Default: the client's.</summary>
-    public uint MaxReadahead
-    {
-        get => _maxReadahead;
-        set => _maxReadahead = value;
-    }
+    public uint MaxReadahead { get; set; } = uint.MaxValue;
 
     /// <summary>The maximum of outstanding background requests the client should allow; 0 (default) keeps the client's default.</summary>
     public ushort MaxBackground { get; set; }

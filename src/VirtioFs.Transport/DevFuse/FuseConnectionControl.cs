@@ -18,9 +18,6 @@ internal sealed class FuseConnectionControl
         _abortPath = abortPath;
     }
 
-    /// <summary>Whether the connection can be aborted (fusectl is mounted and the connection found).</summary>
-    public bool CanAbort => _abortPath is not null;
-
     /// <summary>Finds the connection of the filesystem mounted at <paramref name="mountPoint"/> (its device minor, from
     /// <c>/proc/self/mountinfo</c>), mounting fusectl first when root and it is not mounted.</summary>
     public static FuseConnectionControl Find(string mountPoint)
@@ -46,24 +43,22 @@ internal sealed class FuseConnectionControl
         return new FuseConnectionControl(File.Exists(abort) ? abort : null);
     }
 
-    /// <summary>Aborts the connection once: blocked readers return, pending callers get <c>ENOTCONN</c>.</summary>
-    /// <returns>False when the connection cannot be aborted from here, or is already gone.</returns>
-    public bool Abort()
+    /// <summary>Aborts the connection once: blocked readers return, pending callers get <c>ENOTCONN</c>. Does nothing when
+    /// fusectl is not available or the connection is already gone.</summary>
+    public void Abort()
     {
         if (_abortPath is null || Interlocked.Exchange(ref _aborted, 1) != 0)
         {
-            return _abortPath is not null;
+            return;
         }
 
         try
         {
             File.WriteAllText(_abortPath, "1");
-            return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // The connection already ended (its control directory went away) or we may not write it.
-            return false;
         }
     }
 

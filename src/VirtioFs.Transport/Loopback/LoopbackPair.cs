@@ -12,8 +12,10 @@ namespace VirtioFs.Transport;
 internal sealed class LoopbackPair
 {
     private readonly Lock _pendingLock = new();
-    private readonly List<PendingRequest> _pending = [];
     private readonly Stack<PendingRequest> _free = new();
+
+    // Grown copy-on-write under the lock and read without it: server workers look requests up on every reply.
+    private PendingRequest[] _table = [];
     private int _closed;
 
     public LoopbackPair(int maxRequestSize)
@@ -36,8 +38,8 @@ internal sealed class LoopbackPair
         {
             if (!_free.TryPop(out pending!))
             {
-                pending = new PendingRequest(_pending.Count);
-                _pending.Add(pending);
+                pending = new PendingRequest(_table.Length);
+                Volatile.Write(ref _table, [.. _table, pending]);
             }
         }
 
@@ -55,10 +57,8 @@ internal sealed class LoopbackPair
 
     public PendingRequest? Find(long token)
     {
-        lock (_pendingLock)
-        {
-            return (ulong)token < (ulong)_pending.Count ? _pending[(int)token] : null;
-        }
+        PendingRequest[] table = Volatile.Read(ref _table);
+        return (ulong)token < (ulong)table.Length ? table[(int)token] : null;
     }
 
     /// <summary>Closes both directions; requests no server worker took are failed.</summary>

@@ -39,23 +39,25 @@ internal sealed class LoopbackQueue
     /// <summary>Takes the next message, copying it into <paramref name="buffer"/>; a default message once closed and drained.</summary>
     public ValueTask<LoopbackMessage> DequeueAsync(Memory<byte> buffer)
     {
+        LoopbackMessage message;
         lock (_lock)
         {
-            if (_items.TryDequeue(out LoopbackMessage message))
+            if (!_items.TryDequeue(out message))
             {
-                return new(message.CopyTo(buffer));
-            }
+                if (_closed)
+                {
+                    return new(default(LoopbackMessage));
+                }
 
-            if (_closed)
-            {
-                return new(default(LoopbackMessage));
+                Waiter waiter = _pool.TryPop(out Waiter? pooled) ? pooled : new Waiter(this);
+                waiter.Arm(buffer);
+                _waiters.Enqueue(waiter);
+                return new(waiter, waiter.Version);
             }
-
-            Waiter waiter = _pool.TryPop(out Waiter? pooled) ? pooled : new Waiter(this);
-            waiter.Arm(buffer);
-            _waiters.Enqueue(waiter);
-            return new(waiter, waiter.Version);
         }
+
+        // Copied outside the lock: a request may be a megabyte, and every producer and consumer shares the lock.
+        return new(message.CopyTo(buffer));
     }
 
     /// <summary>Closes the queue: waiting and later consumers get a default message; queued messages are returned to be failed by the caller.</summary>
