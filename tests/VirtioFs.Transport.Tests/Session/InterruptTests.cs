@@ -46,13 +46,11 @@ public sealed class InterruptTests
         public override void Destroy() => Interlocked.Increment(ref _destroyed);
     }
 
-    [Fact]
-    public async Task InterruptCancelsTheInFlightRequest()
+    /// <summary>Starts a READ (which the filesystem blocks) and returns it with its unique.</summary>
+    private static async Task<(Task<FuseResult<int>> Read, ulong Unique)> StartReadAsync(FuseLoopbackClient client)
     {
-        var fs = new BlockingReadFs();
-        await using FuseLoopbackHost host = await StartAsync(fs, workers: 2);
         var readUnique = new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
-        host.Client.RequestSent += (unique, opcode) =>
+        client.RequestSent += (unique, opcode) =>
         {
             if (opcode == FuseOpcode.Read)
             {
@@ -60,8 +58,16 @@ public sealed class InterruptTests
             }
         };
 
-        Task<FuseResult<int>> read = host.Client.ReadAsync(2, 1, 0, new byte[16]).AsTask();
-        ulong unique = await readUnique.Task.Bounded();
+        Task<FuseResult<int>> read = client.ReadAsync(2, 1, 0, new byte[16]).AsTask();
+        return (read, await readUnique.Task.Bounded());
+    }
+
+    [Fact]
+    public async Task InterruptCancelsTheInFlightRequest()
+    {
+        var fs = new BlockingReadFs();
+        await using FuseLoopbackHost host = await StartAsync(fs, workers: 2);
+        (Task<FuseResult<int>> read, ulong unique) = await StartReadAsync(host.Client);
         Assert.Equal(unique, await fs.Entered.Task.Bounded());
         Assert.False(read.IsCompleted);
 
@@ -107,16 +113,7 @@ public sealed class InterruptTests
     {
         var fs = new BlockingReadFs();
         await using FuseLoopbackHost host = await StartAsync(fs, workers: 3);
-        var readUnique = new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
-        host.Client.RequestSent += (unique, opcode) =>
-        {
-            if (opcode == FuseOpcode.Read)
-            {
-                readUnique.TrySetResult(unique);
-            }
-        };
-        Task<FuseResult<int>> read = host.Client.ReadAsync(2, 1, 0, new byte[16]).AsTask();
-        ulong unique = await readUnique.Task.Bounded();
+        (Task<FuseResult<int>> read, ulong unique) = await StartReadAsync(host.Client);
         await fs.Entered.Task.Bounded();
 
         // A unique far from any in flight: remembered, not answered, and the read keeps waiting.
