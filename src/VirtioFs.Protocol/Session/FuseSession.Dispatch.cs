@@ -136,17 +136,20 @@ public sealed partial class FuseSession
 
     /// <summary>Cancels the matching in-flight request, or remembers the interrupt so that the request, when a worker
     /// starts it, is answered EINTR. Never answered itself.</summary>
+    /// <remarks>The interrupt is remembered before the slots are scanned, the mirror image of a worker that publishes
+    /// its slot before it looks for an early interrupt: whichever of the two comes second sees the other, so an
+    /// interrupt racing with the start of its request is never lost.</remarks>
     private void HandleInterrupt(FuseInterruptIn args)
     {
+        _earlyInterrupts.Add(args.Unique);
         foreach (InFlightSlot slot in Volatile.Read(ref _slots))
         {
             if (slot.TryInterrupt(args.Unique))
             {
+                _earlyInterrupts.TryTake(args.Unique);
                 return;
             }
         }
-
-        _earlyInterrupts.Add(args.Unique);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
