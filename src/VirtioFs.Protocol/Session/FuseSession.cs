@@ -25,6 +25,10 @@ public sealed partial class FuseSession
     private readonly Lock _stateLock = new();
     private readonly List<IFuseChannel> _channels = [];
     private readonly ConcurrentBag<FuseWorker> _spareWorkers = [];
+    private readonly ConcurrentBag<FuseWorker> _spareChannelWorkers = [];
+    private readonly TaskCompletionSource _pendingDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _pendingCount;
+    private int _spareChannelWorkerCount;
     private readonly EarlyInterrupts _earlyInterrupts = new(capacity: 1024);
     private InFlightSlot[] _slots = [];
     private volatile FuseConnectionInfo? _connection;
@@ -104,6 +108,13 @@ public sealed partial class FuseSession
                 {
                     _channels.Remove(channel);
                 }
+            }
+
+            // Requests set aside still run (their tokens are cancelled): the filesystem is destroyed after them.
+            Stop();
+            if (Volatile.Read(ref _pendingCount) != 0)
+            {
+                await _pendingDrained.Task.ConfigureAwait(false);
             }
 
             EndSession();
@@ -194,8 +205,9 @@ public sealed partial class FuseSession
         CancellationToken stop = _stop.Token;
         try
         {
-            while (!stop.IsCancellationRequested && await ServeOneAsync(channel, worker, stop).ConfigureAwait(false))
+            for (FuseWorker? current = worker; current is not null && !stop.IsCancellationRequested;)
             {
+                current = await ServeOneAsync(channel, current, stop).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (IsEndOfLoop(ex, stop))
@@ -212,13 +224,10 @@ public sealed partial class FuseSession
             CancellationToken stop = _stop.Token;
             try
             {
-                while (!stop.IsCancellationRequested)
+                for (FuseWorker? current = worker; current is not null && !stop.IsCancellationRequested;)
                 {
-                    ValueTask<bool> served = ServeOneAsync(channel, worker, stop);
-                    if (!(served.IsCompletedSuccessfully ? served.Result : served.AsTask().GetAwaiter().GetResult()))
-                    {
-                        break;
-                    }
+                    ValueTask<FuseWorker?> served = ServeOneAsync(channel, current, stop);
+                    current = served.IsCompletedSuccessfully ? served.Result : served.AsTask().GetAwaiter().GetResult();
                 }
 
                 completion.SetResult();
@@ -240,29 +249,46 @@ public sealed partial class FuseSession
         return completion.Task;
     }
 
-    /// <summary>Receives, handles and completes one request; false at end of stream or after DESTROY.</summary>
+    /// <summary>
+    /// Receives, handles and completes one request. Returns the worker to serve the next request with: this one, or a
+    /// spare one when the filesystem call did not complete at once and was set aside to finish on its own; null at end
+    /// of stream or after DESTROY.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> ServeOneAsync(IFuseChannel channel, FuseWorker worker, CancellationToken stop)
+    private async ValueTask<FuseWorker?> ServeOneAsync(IFuseChannel channel, FuseWorker worker, CancellationToken stop)
     {
         FuseChannelRequest received = await channel.ReceiveAsync(worker.Request, stop).ConfigureAwait(false);
         if (received.IsEndOfStream)
         {
             // The connection is gone (closed, unmounted, aborted): stop every worker and cancel what is in flight.
             Stop();
-            return false;
+            return null;
         }
 
         int room = Math.Min(received.ReplyCapacity, worker.Reply.Length);
-        int length = 0;
+        ValueTask<int> handled = new(0);
         if (room >= FuseReplyWriter.HeaderSize && received.Length <= worker.Request.Length)
         {
-            length = await HandleAsync(worker, worker.Request.AsMemory(0, received.Length), worker.Reply.AsMemory(0, room)).ConfigureAwait(false);
+            handled = HandleAsync(worker, worker.Request.AsMemory(0, received.Length), worker.Reply.AsMemory(0, room));
         }
         else
         {
             Log.RequestDropped(_logger, received.Length, received.ReplyCapacity);
         }
 
+        if (!handled.IsCompleted && TrySetAside())
+        {
+            _ = CompleteSetAsideAsync(channel, worker, received, handled);
+            return RentChannelWorker();
+        }
+
+        int length = await handled.ConfigureAwait(false);
+        return await CompleteAsync(channel, worker, received, length).ConfigureAwait(false) ? worker : null;
+    }
+
+    /// <summary>Sends the reply; false when the session is over (DESTROY handled).</summary>
+    private async ValueTask<bool> CompleteAsync(IFuseChannel channel, FuseWorker worker, FuseChannelRequest received, int length)
+    {
         await channel.CompleteAsync(received, worker.Reply.AsMemory(0, length), CancellationToken.None).ConfigureAwait(false);
         if (IsDestroyed)
         {
@@ -271,6 +297,73 @@ public sealed partial class FuseSession
         }
 
         return true;
+    }
+
+    /// <summary>Counts one more request set aside, unless <see cref="FuseSessionOptions.MaxPendingRequests"/> are already.</summary>
+    private bool TrySetAside()
+    {
+        if (Volatile.Read(ref _pendingCount) >= _options.MaxPendingRequests)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _pendingCount);
+        return true;
+    }
+
+    /// <summary>Finishes a request set aside: waits for the filesystem, sends the reply and gives the buffers back.</summary>
+    private async Task CompleteSetAsideAsync(IFuseChannel channel, FuseWorker worker, FuseChannelRequest received, ValueTask<int> handled)
+    {
+        CancellationToken stop = _stop.Token;
+        try
+        {
+            await CompleteAsync(channel, worker, received, await handled.ConfigureAwait(false)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsEndOfLoop(ex, stop))
+        {
+        }
+        catch (Exception ex)
+        {
+            // Anything else is a bug of ours; the request's caller has lost its reply, so end the session loudly.
+            Log.ChannelFailed(_logger, ex);
+            Stop();
+        }
+        finally
+        {
+            ReturnChannelWorker(worker);
+            if (Interlocked.Decrement(ref _pendingCount) == 0 && _stop.IsCancellationRequested)
+            {
+                _pendingDrained.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>A worker with channel-sized buffers for a loop whose own worker was set aside with its request.</summary>
+    private FuseWorker RentChannelWorker()
+    {
+        if (_spareChannelWorkers.TryTake(out FuseWorker? spare))
+        {
+            Interlocked.Decrement(ref _spareChannelWorkerCount);
+            return spare;
+        }
+
+        return CreateWorker(_options.RequestBufferSize, _options.ReplyBufferSize);
+    }
+
+    /// <summary>Keeps a few spare workers for the next burst; the buffers of the others go back to the GC.</summary>
+    private void ReturnChannelWorker(FuseWorker worker)
+    {
+        if (Interlocked.Increment(ref _spareChannelWorkerCount) <= _options.WorkersPerChannel)
+        {
+            _spareChannelWorkers.Add(worker);
+            return;
+        }
+
+        Interlocked.Decrement(ref _spareChannelWorkerCount);
+        lock (_stateLock)
+        {
+            _slots = Array.FindAll(_slots, slot => slot != worker.Slot);
+        }
     }
 
     /// <summary>Whether a loop's exception just ends it (a cancellation after stop); a channel failure is logged and stops the session first.</summary>

@@ -34,6 +34,7 @@ public sealed class FuseSessionOptions
     private int _mapAlignment = 12;
     private uint _maxStackDepth = 1;
     private int _workersPerChannel = Environment.ProcessorCount;
+    private int _maxPendingRequests = 64;
     private FuseInitFlags _capabilities = DefaultCapabilities;
 
     /// <summary>
@@ -148,6 +149,29 @@ public sealed class FuseSessionOptions
             }
 
             _workersPerChannel = value;
+        }
+    }
+
+    /// <summary>
+    /// How many requests whose filesystem call has not completed may be set aside, each with its own buffers, while
+    /// their worker goes on reading: 0 to 65536. Default 64.
+    /// </summary>
+    /// <remarks>A filesystem method that waits for another request (a <c>SETLKW</c> waiting for an unlock, a read
+    /// waiting for data another caller writes) would otherwise hold its worker, and once every worker waits, nobody
+    /// reads the unlock, the write or the <c>INTERRUPT</c>: the mount hangs. Past this many, a worker waits for its own
+    /// request again, which bounds the memory a flood of slow requests can take (two buffers of
+    /// <see cref="RequestBufferSize"/> each). Methods that complete synchronously never use it.</remarks>
+    public int MaxPendingRequests
+    {
+        get => _maxPendingRequests;
+        set
+        {
+            if (value is < 0 or > 65536)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), "MaxPendingRequests must be between 0 and 65536.");
+            }
+
+            _maxPendingRequests = value;
         }
     }
 

@@ -109,6 +109,41 @@ public sealed class InterruptTests
     }
 
     [Fact]
+    public async Task AnInterruptRacingWithTheStartOfItsRequestIsNeverLost()
+    {
+        // Each interrupt is sent the moment its READ is, so across many rounds and several concurrent callers it lands
+        // before, while and after a worker starts the request. A lost one leaves its READ blocked for ever.
+        var fs = new BlockingReadFs();
+        await using FuseLoopbackHost host = await StartAsync(fs, workers: 2);
+        var sent = new System.Collections.Concurrent.ConcurrentDictionary<int, ulong>();
+        host.Client.RequestSent += (unique, opcode) =>
+        {
+            if (opcode == FuseOpcode.Read)
+            {
+                sent[Environment.CurrentManagedThreadId] = unique;
+            }
+        };
+
+        async Task<int> CallerAsync()
+        {
+            await Task.Yield();
+            int interrupted = 0;
+            for (int round = 0; round < 500; round++)
+            {
+                // RequestSent runs synchronously inside ReadAsync, so this thread's entry is this READ's unique.
+                Task<FuseResult<int>> read = host.Client.ReadAsync(2, 1, 0, new byte[16]).AsTask();
+                Assert.Equal(Errno.Success, await host.Client.InterruptAsync(sent[Environment.CurrentManagedThreadId]).Bounded());
+                interrupted += (await read.Bounded()).Error == Errno.EINTR ? 1 : 0;
+            }
+
+            return interrupted;
+        }
+
+        int[] interrupted = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(CallerAsync)));
+        Assert.All(interrupted, count => Assert.Equal(500, count));
+    }
+
+    [Fact]
     public async Task InterruptOnlyCancelsTheMatchingRequest()
     {
         var fs = new BlockingReadFs();

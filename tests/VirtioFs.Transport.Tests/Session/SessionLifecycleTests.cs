@@ -143,11 +143,15 @@ public sealed class SessionLifecycleTests
         Assert.Equal(0, length);
     }
 
-    [Fact]
-    public async Task ConcurrentRequestsAreMatchedByUnique()
+    [Theory]
+    [InlineData(0, 2, 4)] // each worker waits for its own request: at most one per worker
+    [InlineData(16, 5, 20)] // workers set slow requests aside and go on reading: up to workers + 16
+    public async Task ConcurrentRequestsAreMatchedByUnique(int maxPending, int leastConcurrent, int mostConcurrent)
     {
         var fs = new CountingFs();
-        await using FuseLoopbackHost host = await StartAsync(fs, workers: 4);
+        await using FuseLoopbackHost host = await FuseLoopbackHost
+            .StartAsync(fs, new FuseSessionOptions { WorkersPerChannel = 4, MaxPendingRequests = maxPending })
+            .WaitAsync(WaitLimit);
 
         Task<FuseResult<FuseEntryOut>>[] lookups = Enumerable.Range(1, 64)
             .Select(i => host.Client.LookupAsync(1, $"n{i}").AsTask())
@@ -162,7 +166,7 @@ public sealed class SessionLifecycleTests
         }
 
         Assert.Equal(64, fs.Uniques.Distinct().Count());
-        Assert.InRange(fs.MaxConcurrent, 2, 4);
+        Assert.InRange(fs.MaxConcurrent, leastConcurrent, mostConcurrent);
     }
 
     [Fact]
