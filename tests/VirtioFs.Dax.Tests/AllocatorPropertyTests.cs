@@ -36,7 +36,12 @@ public sealed class AllocatorPropertyTests
         DaxWindowGeometry geometry = Geometry(random.Next(1, 10));
         var model = new ModelChannel(geometry, Files, RangesPerFile);
         var reclaim = new DaxReclaimOptions { Chunk = random.Next(1, 4) };
-        IDaxReclaimPolicy policy = random.Next(2) == 0 ? new DaxKernelReclaimPolicy(reclaim) : new DaxLeastRecentlyUsedReclaimPolicy(reclaim);
+        IDaxReclaimPolicy policy = random.Next(3) switch
+        {
+            0 => new DaxKernelReclaimPolicy(reclaim),
+            1 => new DaxLeastRecentlyUsedReclaimPolicy(reclaim),
+            _ => new CarelessPolicy(new Random(seed)),
+        };
         var allocator = new DaxRangeAllocator(new DaxWindowOwnership(geometry), model, Manual(policy));
         var held = new List<(DaxMappingLease Lease, ulong Node)>();
         var expected = new Dictionary<(int File, int Word), long>();
@@ -235,6 +240,32 @@ public sealed class AllocatorPropertyTests
             var inOrder = new int[capacity];
             int count = RangeIndex.CopyInOrder(slots, root, inOrder, 0);
             Assert.Equal(model.Values, inOrder.Take(count));
+        }
+    }
+
+    /// <summary>Picks any candidate, pinned or not: the allocator itself must never reclaim a pinned range.</summary>
+    private sealed class CarelessPolicy(Random random) : IDaxReclaimPolicy
+    {
+        public int BackgroundChunk => 2;
+
+        public TimeSpan BackgroundRerunDelay => TimeSpan.FromMilliseconds(1);
+
+        public bool TracksAccess => false;
+
+        public long BackgroundThreshold(long totalRanges) => 1;
+
+        public int SelectVictim(DaxReclaimCandidates candidates)
+        {
+            int pick = random.Next(candidates.Count);
+            foreach (DaxRangeInfo range in candidates)
+            {
+                if (pick-- == 0)
+                {
+                    return range.Index;
+                }
+            }
+
+            return -1;
         }
     }
 }
