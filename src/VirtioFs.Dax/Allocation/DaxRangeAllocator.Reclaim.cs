@@ -130,6 +130,11 @@ public sealed partial class DaxRangeAllocator
 
     private void KickBackground()
     {
+        if (_worker.IsCompleted) // no worker (background reclaim off) or stopped
+        {
+            return;
+        }
+
         if (Interlocked.Exchange(ref _kickPending, 1) == 0)
         {
             _kick.Release();
