@@ -409,7 +409,9 @@ public sealed partial class FuseSession
                     return Invalid(reply, unique, "SETUPMAPPING body is not exactly 40 bytes");
                 }
 
-                return Status(reply, unique, await fs.SetupMappingAsync(context, Args<FuseSetupmappingIn>(arguments)).ConfigureAwait(false));
+                return Status(reply, unique, await (_options.MappingServer is { } setupServer
+                    ? setupServer.SetupMappingAsync(context, Args<FuseSetupmappingIn>(arguments))
+                    : fs.SetupMappingAsync(context, Args<FuseSetupmappingIn>(arguments))).ConfigureAwait(false));
             case FuseOpcode.RemoveMapping:
             {
                 uint count = Args<FuseRemovemappingIn>(arguments).Count;
@@ -418,7 +420,10 @@ public sealed partial class FuseSession
                     return Invalid(reply, unique, "REMOVEMAPPING count is zero, too large or does not match the body");
                 }
 
-                return Status(reply, unique, await fs.RemoveMappingAsync(context, new FuseRemoveMappingList(rest)).ConfigureAwait(false));
+                var list = new FuseRemoveMappingList(rest);
+                return Status(reply, unique, await (_options.MappingServer is { } removeServer
+                    ? removeServer.RemoveMappingAsync(context, list)
+                    : fs.RemoveMappingAsync(context, list)).ConfigureAwait(false));
             }
 
             case FuseOpcode.SyncFs:

@@ -118,7 +118,7 @@ public sealed partial class FuseSession
             MaxWrite = (uint)_options.MaxWrite,
             TimeGran = _options.TimeGranularity,
             MaxPages = maxPages ? (ushort)((_options.MaxWrite + 4095) / 4096) : (ushort)0,
-            MapAlignment = mapAlignment ? (ushort)_options.MapAlignment : (ushort)0,
+            MapAlignment = mapAlignment ? (ushort)(_options.MappingServer?.MapAlignment ?? _options.MapAlignment) : (ushort)0,
             MaxStackDepth = passthrough ? _options.MaxStackDepth : 0,
         };
     }

@@ -397,6 +397,16 @@ public sealed partial class FuseSession
     {
         try
         {
+            // Mappings go first: the filesystem may close the files they map.
+            _options.MappingServer?.Reset();
+        }
+        catch (Exception ex)
+        {
+            Log.FileSystemThrew(_logger, "DESTROY (mapping reset)", 0, ex);
+        }
+
+        try
+        {
             _fileSystem.Destroy();
         }
         catch (Exception ex)

@@ -36,6 +36,7 @@ public sealed class FuseSessionOptions
     private int _workersPerChannel = Environment.ProcessorCount;
     private int _maxPendingRequests = 64;
     private FuseInitFlags _capabilities = DefaultCapabilities;
+    private IFuseMappingServer? _mappingServer;
 
     /// <summary>
     /// The capabilities the filesystem wants; INIT negotiates <c>offered ∩ supported ∩ this</c>. Default: <see cref="DefaultCapabilities"/>.
@@ -119,6 +120,27 @@ public sealed class FuseSessionOptions
             }
 
             _mapAlignment = value;
+        }
+    }
+
+    /// <summary>
+    /// Serves DAX mappings: when set, <c>SETUPMAPPING</c>/<c>REMOVEMAPPING</c> go to it instead of the filesystem, INIT
+    /// sends its <see cref="IFuseMappingServer.MapAlignment"/> in place of <see cref="MapAlignment"/>, and it is
+    /// <see cref="IFuseMappingServer.Reset"/> when the session ends. Default null: the filesystem's methods are called
+    /// (they answer <see cref="Errno.ENOSYS"/> unless overridden).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The server's <see cref="IFuseMappingServer.MapAlignment"/> is outside 0 to 21.</exception>
+    public IFuseMappingServer? MappingServer
+    {
+        get => _mappingServer;
+        set
+        {
+            if (value is not null && value.MapAlignment is < 0 or > 21)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), "The mapping server's MapAlignment must be between 0 and 21, so that 2 MiB is a multiple of 1 << MapAlignment.");
+            }
+
+            _mappingServer = value;
         }
     }
 
