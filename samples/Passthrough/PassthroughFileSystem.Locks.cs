@@ -126,8 +126,8 @@ public sealed unsafe partial class PassthroughFileSystem
     }
 
     /// <summary>
-    /// The pid of the process whose lock conflicts (OFD locks report -1): the owner whose own descriptor does not see the
-    /// conflict is the one holding it.
+    /// The pid of the process whose lock conflicts (OFD locks report -1): with one other owner, that one; else the owner
+    /// whose own descriptor does not see the same conflict (its own locks are invisible to it) is the one holding it.
     /// </summary>
     private static uint HolderPid(Inode inode, ulong requester, Interop.Flock query, Interop.Flock conflict)
     {
@@ -139,6 +139,8 @@ public sealed unsafe partial class PassthroughFileSystem
                 return 0;
             }
 
+            uint fallback = 0;
+            int candidates = 0;
             foreach ((ulong owner, (SafeFileHandle fd, uint pid)) in locks.Owners)
             {
                 if (owner == requester)
@@ -146,16 +148,18 @@ public sealed unsafe partial class PassthroughFileSystem
                     continue;
                 }
 
+                candidates++;
+                fallback = candidates == 1 ? pid : fallback;
                 Interop.Flock probe = query;
-                if (Interop.FcntlLock(fd, Interop.F_OFD_GETLK, &probe) == 0
+                if (locks.Owners.Count > 2 && Interop.FcntlLock(fd, Interop.F_OFD_GETLK, &probe) == 0
                     && (probe.Type != conflict.Type || probe.Start != conflict.Start || probe.Length != conflict.Length))
                 {
                     return pid;
                 }
             }
-        }
 
-        return 0;
+            return fallback;
+        }
     }
 
     /// <summary>Drops every POSIX lock of <paramref name="owner"/> on the inode: the client's close() of any descriptor
