@@ -37,6 +37,12 @@ internal sealed class LockState
     /// released its locks by then: the client unlocks on close).</summary>
     public int OpenHandles;
 
+    /// <summary>The inode's <c>FUSE_PASSTHROUGH</c> backing id (0: none) and how many handles use it. The kernel wants
+    /// one backing file per inode for all its passthrough opens (it opens its own file from it with each open's flags).</summary>
+    public int BackingId;
+
+    public int BackingUsers;
+
     /// <summary>Lock owner → (descriptor, pid of the process that last locked through it).</summary>
     public Dictionary<ulong, (SafeFileHandle Fd, uint Pid)>? Owners;
 }

@@ -145,17 +145,28 @@ public sealed unsafe partial class PassthroughFileSystem
             FuseStatx st;
             if (StatInode(handle.Fd, &st) == Errno.Success && FuseFileMode.IsType(st.Mode, FuseFileMode.RegularFile))
             {
-                try
+                LockState state = handle.Inode.Locks;
+                lock (state)
                 {
-                    handle.BackingId = passthrough.RegisterBackingFile(handle.Fd);
-                    reply.BackingId = handle.BackingId;
-                    reply.OpenFlags = (uint)FuseOpenOutFlags.Passthrough;
+                    if (state.BackingUsers == 0)
+                    {
+                        try
+                        {
+                            state.BackingId = passthrough.RegisterBackingFile(handle.Fd);
+                        }
+                        catch (FuseProtocolException ex)
+                        {
+                            handle.Fd.Dispose();
+                            return ex.Error == Errno.Success ? Errno.EIO : ex.Error;
+                        }
+                    }
+
+                    state.BackingUsers++;
+                    handle.BackingId = state.BackingId;
                 }
-                catch (FuseProtocolException ex)
-                {
-                    handle.Fd.Dispose();
-                    return ex.Error == Errno.Success ? Errno.EIO : ex.Error;
-                }
+
+                reply.BackingId = handle.BackingId;
+                reply.OpenFlags = (uint)FuseOpenOutFlags.Passthrough;
             }
         }
 
@@ -325,6 +336,13 @@ public sealed unsafe partial class PassthroughFileSystem
         if (handle is null)
         {
             return new(Errno.EBADF);
+        }
+
+        if (Writeback)
+        {
+            // The kernel asks without writing its dirty pages back first, so the host would report data still in the
+            // client's cache as holes (or ENXIO). ENOSYS makes the client answer from its own size: all data, one hole at the end.
+            return new(Errno.ENOSYS);
         }
 
         long offset = Interop.Lseek(handle.Fd, (long)args.Offset, (int)args.Whence);

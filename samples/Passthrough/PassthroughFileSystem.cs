@@ -272,9 +272,23 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
     {
         if (handle.BackingId != 0 && _connection?.Passthrough is { } passthrough)
         {
+            LockState state = handle.Inode.Locks;
+            int unregister = 0;
+            lock (state)
+            {
+                if (--state.BackingUsers == 0)
+                {
+                    unregister = state.BackingId;
+                    state.BackingId = 0;
+                }
+            }
+
             try
             {
-                passthrough.UnregisterBackingFile(handle.BackingId);
+                if (unregister != 0)
+                {
+                    passthrough.UnregisterBackingFile(unregister);
+                }
             }
             catch (FuseProtocolException)
             {
