@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Whole-system benchmark over /dev/fuse: runs the same metadata and fio workloads, in one run, on
 #   ours   - the MemoryFs sample (in-memory filesystem served by this library through /dev/fuse),
+#   pt     - the Passthrough sample (this library) over a directory in /dev/shm (--cache auto, like bindfs's 1 s timeouts),
+#   pt+pt  - the same with --passthrough (FUSE_PASSTHROUGH backing files: the kernel does file reads and writes itself),
 #   bindfs - bindfs (a libfuse passthrough; Debian builds it on libfuse 2, single-threaded by default) over a directory in /dev/shm,
 #   native - a directory in /dev/shm (tmpfs), the same backing as bindfs's source,
-# then prints one table (rows: workloads; columns: ours, bindfs, native, ours/bindfs, ours/native) and the
+# then prints one table (rows: workloads; columns: ours, pt, pt+pt, bindfs, native and ratios) and the
 # servers' CPU use per workload. Everything it mounts is unmounted on exit, however it exits.
 #
 # usage: bench/fs-bench.sh [--quick] [--workers N] [--no-build]
@@ -54,17 +56,21 @@ fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dll=$repo/samples/MemoryFs/bin/Release/net10.0/MemoryFs.dll
 if ((build)); then
-    echo "== building samples/MemoryFs (Release)"
+    echo "== building samples/MemoryFs and samples/Passthrough (Release)"
     dotnet build -c Release samples/MemoryFs -v quiet -nologo >/dev/null
+    dotnet build -c Release samples/Passthrough -v quiet -nologo >/dev/null
 fi
+pt_dll=$repo/samples/Passthrough/bin/Release/net10.0/Passthrough.dll
 [[ -f $dll ]] || { echo "fs-bench.sh: $dll is missing (build samples/MemoryFs in Release)" >&2; exit 1; }
+[[ -f $pt_dll ]] || { echo "fs-bench.sh: $pt_dll is missing (build samples/Passthrough in Release)" >&2; exit 1; }
 
 # --- work area and cleanup -----------------------------------------------------------------------------------
 # Everything lives under one tmpfs directory: the native directory, bindfs's source and both mount points.
 work=$(mktemp -d /dev/shm/fs-bench.XXXXXX)
 native=$work/native bindsrc=$work/bindfs-src ours_mnt=$work/mnt-ours bindfs_mnt=$work/mnt-bindfs
-mkdir -p "$native" "$bindsrc" "$ours_mnt" "$bindfs_mnt"
-ours_pid='' bindfs_pid='' child=''
+ptsrc=$work/pt-src pt_mnt=$work/mnt-pt ptpsrc=$work/ptp-src ptp_mnt=$work/mnt-ptp
+mkdir -p "$native" "$bindsrc" "$ours_mnt" "$bindfs_mnt" "$ptsrc" "$pt_mnt" "$ptpsrc" "$ptp_mnt"
+ours_pid='' bindfs_pid='' pt_pid='' ptp_pid='' child=''
 
 is_mounted() { awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts; }
 
@@ -97,9 +103,13 @@ cleanup() {
     fi
     # MemoryFs unmounts itself on SIGTERM (not SIGINT: a background job of a script starts with SIGINT ignored).
     [[ -n $ours_pid ]] && kill -TERM "$ours_pid" 2>/dev/null
+    [[ -n $pt_pid ]] && kill -TERM "$pt_pid" 2>/dev/null
+    [[ -n $ptp_pid ]] && kill -TERM "$ptp_pid" 2>/dev/null
     stop_server "$ours_pid" "$ours_mnt" umount "$ours_mnt"
+    stop_server "$pt_pid" "$pt_mnt" umount "$pt_mnt"
+    stop_server "$ptp_pid" "$ptp_mnt" umount "$ptp_mnt"
     stop_server "$bindfs_pid" "$bindfs_mnt" unmount_fuse "$bindfs_mnt"
-    if is_mounted "$ours_mnt" || is_mounted "$bindfs_mnt"; then
+    if is_mounted "$ours_mnt" || is_mounted "$bindfs_mnt" || is_mounted "$pt_mnt" || is_mounted "$ptp_mnt"; then
         echo "fs-bench.sh: could not unmount everything under $work; left it in place" >&2
     else
         rm -rf --one-file-system "$work"
@@ -247,13 +257,13 @@ def table():
         return "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:,.1f}")
     def ratio(a, b):
         return "-" if a is None or not b else f"{a / b:.2f}"
-    header = ["workload", "unit", "ours", "bindfs", "native", "ours/bindfs", "ours/native"]
+    header = ["workload", "unit", "ours", "pt", "pt+pt", "bindfs", "native", "ours/bindfs", "ours/native", "pt/bindfs", "pt/native", "pt+pt/native"]
     lines = []
     for w in order:
         # Median over the rounds; the targets take turns within each round, so drift hits them alike.
         r = {fs: statistics.median(v) for fs, v in rows[w].items()}
-        o, b, n = r.get("ours"), r.get("bindfs"), r.get("native")
-        lines.append([w, unit(w), fmt(o), fmt(b), fmt(n), ratio(o, b), ratio(o, n)])
+        o, p, pp, b, n = r.get("ours"), r.get("pt"), r.get("ptp"), r.get("bindfs"), r.get("native")
+        lines.append([w, unit(w), fmt(o), fmt(p), fmt(pp), fmt(b), fmt(n), ratio(o, b), ratio(o, n), ratio(p, b), ratio(p, n), ratio(pp, n)])
     widths = [max(len(x[i]) for x in [header] + lines) for i in range(len(header))]
     def show(cells):
         print("| " + " | ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(cells)) + " |")
@@ -265,11 +275,11 @@ def table():
     print("Server CPU during each workload (% of one core: the server's threads' CPU time over the wall time,")
     print("mean over the rounds):")
     print()
-    print("| workload | ours | bindfs |")
-    print("|---|---:|---:|")
+    print("| workload | ours | pt | pt+pt | bindfs |")
+    print("|---|---:|---:|---:|---:|")
     for w in order:
         c = {fs: statistics.mean(v) for fs, v in cpu[w].items()}
-        print(f"| {w} | {c.get('ours', 0):.0f} % | {c.get('bindfs', 0):.0f} % |")
+        print(f"| {w} | {c.get('ours', 0):.0f} % | {c.get('pt', 0):.0f} % | {c.get('ptp', 0):.0f} % | {c.get('bindfs', 0):.0f} % |")
 
 cmd = sys.argv[1]
 if cmd == "meta":
@@ -295,13 +305,13 @@ measure() {
 run_rounds() {
     local round target
     for ((round = 1; round <= reps; round++)); do
-        for target in ours bindfs native; do
+        for target in ours pt ptp bindfs native; do
             echo "== round $round/$reps, $target: metadata ($files files, find over ${tree_dirs}x${tree_files})"
             measure meta "$results" "$target" "${dirs[$target]}" "${pids[$target]}" "$files" "$tree_dirs" "$tree_files" 1
         done
     done
     for ((round = 1; round <= fio_rounds; round++)); do
-        for target in ours bindfs native; do
+        for target in ours pt ptp bindfs native; do
             echo "== round $round/$fio_rounds, $target: fio (psync, buffered, $fio_size file, ${fio_runtime} s per job)"
             measure fio "$results" "$target" "${dirs[$target]}" "${pids[$target]}" "$fio_size" "$fio_runtime"
         done
@@ -326,8 +336,19 @@ bindfs "${bindfs_opts[@]}" "$bindsrc" "$bindfs_mnt" >"$work/bindfs.log" 2>&1 &
 bindfs_pid=$!
 wait_mounted "$bindfs_mnt" "$bindfs_pid" "$work/bindfs.log"
 
-declare -A dirs=([ours]=$ours_mnt [bindfs]=$bindfs_mnt [native]=$native)
-declare -A pids=([ours]=$ours_pid [bindfs]=$bindfs_pid [native]=0)
+# Passthrough: the same source as bindfs's kind (a tmpfs directory), its default cache mode (1 s timeouts like
+# bindfs's) and default 4 threads; then the same with FUSE_PASSTHROUGH backing files.
+echo "== mounting Passthrough $ptsrc at $pt_mnt"
+dotnet "$pt_dll" "$ptsrc" "$pt_mnt" >"$work/pt.log" 2>&1 &
+pt_pid=$!
+wait_mounted "$pt_mnt" "$pt_pid" "$work/pt.log"
+echo "== mounting Passthrough --passthrough $ptpsrc at $ptp_mnt"
+dotnet "$pt_dll" "$ptpsrc" "$ptp_mnt" --passthrough >"$work/ptp.log" 2>&1 &
+ptp_pid=$!
+wait_mounted "$ptp_mnt" "$ptp_pid" "$work/ptp.log"
+
+declare -A dirs=([ours]=$ours_mnt [pt]=$pt_mnt [ptp]=$ptp_mnt [bindfs]=$bindfs_mnt [native]=$native)
+declare -A pids=([ours]=$ours_pid [pt]=$pt_pid [ptp]=$ptp_pid [bindfs]=$bindfs_pid [native]=0)
 run_rounds
 
 end=$(date +%s.%N)

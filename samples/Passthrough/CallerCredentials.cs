@@ -1,0 +1,220 @@
+using System.Globalization;
+using VirtioFs.Protocol;
+
+namespace VirtioFs.Samples.Passthrough;
+
+/// <summary>
+/// Runs host calls as the caller: the calling thread takes the caller's fsuid, fsgid and supplementary groups, and
+/// (for a caller other than root) gives up its effective capabilities, so the host kernel makes every permission
+/// decision exactly as for the caller itself: DAC, sticky directories, <c>trusted.*</c>/<c>security.*</c> xattrs,
+/// device nodes, set-group-id inheritance, clearing set-user-id bits on write.
+/// </summary>
+/// <remarks>
+/// <para>Credentials are per thread in Linux, but glibc's <c>setgroups</c> (and <c>setfsuid</c> wrappers in some
+/// versions) broadcast to every thread of the process, so the raw system calls are used. A switch is always undone on
+/// the same thread before it returns to the thread pool: callers take a <see cref="Scope"/> and dispose it
+/// synchronously, with no <c>await</c> in between.</para>
+/// <para>Supplementary groups: <c>fuse_in_header</c> carries only fsuid/fsgid, and the kernel's
+/// <c>FUSE_EXT_GROUPS</c> extension (<c>FUSE_CREATE_SUPP_GROUP</c>) carries at most one group and only on create
+/// requests. So the groups are read from <c>/proc/&lt;pid&gt;/status</c> of the calling process (cached per
+/// pid for a second), plus any group the extension sends. Requests without a pid (writeback) get no supplementary groups.</para>
+/// <para>Only a server running as root (with CAP_SETUID, CAP_SETGID) can switch; otherwise every call runs with the
+/// server's own credentials, as a single-user server would.</para>
+/// </remarks>
+internal sealed unsafe class CallerCredentials
+{
+    private static readonly long GroupsCacheTicks = TimeSpan.FromSeconds(1).Ticks;
+
+    private readonly uint _uid;
+    private readonly uint _gid;
+    private readonly uint[] _groups;
+    private readonly Interop.CapData _caps0;
+    private readonly Interop.CapData _caps1;
+    private readonly Lock _cacheLock = new();
+    private readonly Dictionary<uint, (long Stamp, uint[] Groups)> _groupCache = [];
+
+    public CallerCredentials()
+    {
+        _uid = Interop.GetUid();
+        _gid = Interop.GetGid();
+        int n = Interop.GetGroups(0, null);
+        _groups = new uint[Math.Max(n, 0)];
+        fixed (uint* g = _groups)
+        {
+            n = Interop.GetGroups(_groups.Length, g);
+        }
+
+        if (n != _groups.Length)
+        {
+            throw new InvalidOperationException($"getgroups failed: {Interop.LastErrno}.");
+        }
+
+        var header = new Interop.CapHeader { Version = Interop.CapabilityVersion3 };
+        Interop.CapData* data = stackalloc Interop.CapData[2];
+        if (Interop.Syscall(Interop.SYS_capget, (nint)(&header), (nint)data, 0) != 0)
+        {
+            throw new InvalidOperationException($"capget failed: {Interop.LastErrno}.");
+        }
+
+        _caps0 = data[0];
+        _caps1 = data[1];
+        const uint CapSetGid = 1 << 6, CapSetUid = 1 << 7;
+        CanSwitch = _uid == 0 && (_caps0.Effective & (CapSetGid | CapSetUid)) == (CapSetGid | CapSetUid);
+    }
+
+    /// <summary>Whether this process can take its callers' credentials (it runs as root).</summary>
+    public bool CanSwitch { get; }
+
+    /// <summary>Switches the calling thread to the caller's credentials until the scope is disposed.</summary>
+    public Scope Enter(in FuseRequestContext context)
+    {
+        if (!CanSwitch || (context.Uid == _uid && context.Gid == _gid) || context.Uid == FuseConstants.InvalidUidGid
+            || context.Gid == FuseConstants.InvalidUidGid)
+        {
+            return default;
+        }
+
+        if (context.Uid == 0)
+        {
+            // Root keeps its capabilities (so permissions do not matter); only the group of new files does.
+            SetFsGid(context.Gid);
+            return new Scope(this, SwitchKind.GroupOnly);
+        }
+
+        uint[] processGroups = ProcessGroups(context.Pid);
+        int extra = context.Extensions.SupplementaryGroupCount;
+        int count = processGroups.Length + extra;
+        uint* groups = stackalloc uint[Math.Max(count, 1)];
+        processGroups.CopyTo(new Span<uint>(groups, processGroups.Length));
+        for (int i = 0; i < extra; i++)
+        {
+            groups[processGroups.Length + i] = context.Extensions.GetSupplementaryGroup(i);
+        }
+
+        Check(Interop.Syscall(Interop.SYS_setgroups, count, (nint)groups, 0) == 0, "setgroups");
+        SetFsGid(context.Gid);
+        _ = Interop.Syscall(Interop.SYS_setfsuid, (nint)context.Uid, 0, 0);
+        Check(Interop.Syscall(Interop.SYS_setfsuid, -1, 0, 0) == context.Uid, "setfsuid");
+        SetEffectiveCapabilities(0, 0);
+        return new Scope(this, SwitchKind.Full);
+    }
+
+    private void Restore(SwitchKind kind)
+    {
+        if (kind == SwitchKind.Full)
+        {
+            SetEffectiveCapabilities(_caps0.Effective, _caps1.Effective);
+            _ = Interop.Syscall(Interop.SYS_setfsuid, (nint)_uid, 0, 0);
+            Check(Interop.Syscall(Interop.SYS_setfsuid, -1, 0, 0) == _uid, "setfsuid (restore)");
+            fixed (uint* g = _groups)
+            {
+                Check(Interop.Syscall(Interop.SYS_setgroups, _groups.Length, (nint)g, 0) == 0, "setgroups (restore)");
+            }
+        }
+
+        SetFsGid(_gid);
+    }
+
+    private static void SetFsGid(uint gid)
+    {
+        _ = Interop.Syscall(Interop.SYS_setfsgid, (nint)gid, 0, 0);
+        Check(Interop.Syscall(Interop.SYS_setfsgid, -1, 0, 0) == gid, "setfsgid");
+    }
+
+    private void SetEffectiveCapabilities(uint low, uint high)
+    {
+        var header = new Interop.CapHeader { Version = Interop.CapabilityVersion3 };
+        Interop.CapData* data = stackalloc Interop.CapData[2];
+        data[0] = _caps0 with { Effective = low };
+        data[1] = _caps1 with { Effective = high };
+        Check(Interop.Syscall(Interop.SYS_capset, (nint)(&header), (nint)data, 0) == 0, "capset");
+    }
+
+    /// <summary>A failed switch must not let the request run with the server's privileges: the process cannot go on.</summary>
+    private static void Check(bool ok, string call)
+    {
+        if (!ok)
+        {
+            Environment.FailFast($"Passthrough: {call} failed ({Interop.LastErrno}); cannot run requests with the caller's credentials.");
+        }
+    }
+
+    /// <summary>The supplementary groups of process <paramref name="pid"/> (empty when it is gone or unknown).</summary>
+    private uint[] ProcessGroups(uint pid)
+    {
+        if (pid == 0)
+        {
+            return [];
+        }
+
+        long now = Environment.TickCount64 * TimeSpan.TicksPerMillisecond;
+        lock (_cacheLock)
+        {
+            if (_groupCache.TryGetValue(pid, out var cached) && now - cached.Stamp < GroupsCacheTicks)
+            {
+                return cached.Groups;
+            }
+        }
+
+        uint[] groups = [];
+        try
+        {
+            foreach (string line in File.ReadLines($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/status"))
+            {
+                if (line.StartsWith("Groups:", StringComparison.Ordinal))
+                {
+                    groups = [.. line.AsSpan(7).ToString().Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries)
+                        .Select(g => uint.Parse(g, CultureInfo.InvariantCulture))];
+                    break;
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // The process has gone: no supplementary groups.
+        }
+
+        lock (_cacheLock)
+        {
+            if (_groupCache.Count > 4096)
+            {
+                _groupCache.Clear();
+            }
+
+            _groupCache[pid] = (now, groups);
+        }
+
+        return groups;
+    }
+
+    internal enum SwitchKind
+    {
+        None,
+        GroupOnly,
+        Full,
+    }
+
+    /// <summary>The caller's credentials on this thread; disposing restores the server's.</summary>
+    public readonly ref struct Scope
+    {
+        private readonly CallerCredentials? _owner;
+        private readonly SwitchKind _kind;
+
+        internal Scope(CallerCredentials owner, SwitchKind kind)
+        {
+            _owner = owner;
+            _kind = kind;
+        }
+
+        public void Dispose()
+        {
+            if (_kind != SwitchKind.None)
+            {
+                // Callers read errno of the host call after the scope ends: keep it across the restoring calls.
+                int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                _owner!.Restore(_kind);
+                System.Runtime.InteropServices.Marshal.SetLastPInvokeError(errno);
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using VirtioFs.Protocol;
+using VirtioFs.Samples.Passthrough;
+using VirtioFs.Transport;
+
+// Passthrough: serves a host directory at a mount point through /dev/fuse until it is unmounted or the process gets
+// Ctrl+C/SIGTERM (then it unmounts).
+const string Usage = """
+    usage: Passthrough <source-dir> <mountpoint> [--cache never|auto|always] [--readonly] [--passthrough] [--writeback]
+                       [--threads N] [--debug] [--allow-other] [--fusermount]
+      <source-dir>      the host directory to export
+      <mountpoint>      where to mount it (an existing directory)
+      --cache MODE      never: no caching, every access reaches the host (exact when the host changes underneath);
+                        auto (default): 1 s timeouts; always: one-day timeouts and kept page cache
+      --readonly        refuse every change (EROFS); the mount is read-only too
+      --passthrough     let the kernel read and write regular files directly (FUSE_PASSTHROUGH; needs root)
+      --writeback       use the kernel's writeback cache
+      --threads N       /dev/fuse descriptors served in parallel (default 4: host calls block on the disk)
+      --debug           log every request and reply
+      --allow-other     let other users access the mount (permissions are still the host's, checked as the caller)
+      --fusermount      mount through fusermount3 even when root
+    """;
+
+var positional = new List<string>();
+bool debug = false, allowOther = false, fusermount = false, readOnly = false, passthrough = false, writeback = false;
+PassthroughCacheMode cache = PassthroughCacheMode.Auto;
+int threads = 4;
+for (int i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--debug": debug = true; break;
+        case "--allow-other": allowOther = true; break;
+        case "--fusermount": fusermount = true; break;
+        case "--readonly": readOnly = true; break;
+        case "--passthrough": passthrough = true; break;
+        case "--writeback": writeback = true; break;
+        case "--cache" when i + 1 < args.Length && Enum.TryParse(args[i + 1], ignoreCase: true, out cache) && Enum.IsDefined(cache): i++; break;
+        case "--threads" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out threads) && threads is >= 1 and <= 256: i++; break;
+        case "-h" or "--help": Console.WriteLine(Usage); return 0;
+        default:
+            if (args[i].StartsWith('-') || positional.Count == 2)
+            {
+                return Fail($"unexpected or invalid argument '{args[i]}'.");
+            }
+
+            positional.Add(args[i]);
+            break;
+    }
+}
+
+if (positional.Count != 2)
+{
+    return Fail("a source directory and a mount point are required.");
+}
+
+if (!Directory.Exists(positional[0]))
+{
+    return Fail($"the source directory '{positional[0]}' does not exist.");
+}
+
+if (!Directory.Exists(positional[1]))
+{
+    return Fail($"the mount point '{positional[1]}' does not exist.");
+}
+
+if (passthrough && writeback)
+{
+    return Fail("--passthrough and --writeback cannot be combined (the kernel refuses passthrough with the writeback cache).");
+}
+
+using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(debug ? LogLevel.Debug : LogLevel.Warning));
+using var stop = new CancellationTokenSource();
+using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Unmount);
+using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Unmount);
+var fsOptions = new PassthroughOptions(positional[0]) { Cache = cache, ReadOnly = readOnly, Passthrough = passthrough, Writeback = writeback };
+var options = new FuseMountOptions(positional[1])
+{
+    FileSystemName = fsOptions.SourceDirectory,
+    Subtype = "passthrough",
+    AllowOther = allowOther,
+    ReadOnly = readOnly,
+    UseFusermount = fusermount,
+    Workers = threads,
+
+    // The host decides about devices and set-user-id files as for any other directory of it.
+    NoDev = false,
+    NoSuid = false,
+};
+var sessionOptions = new FuseSessionOptions
+{
+    WorkersPerChannel = 1,
+    Capabilities = PassthroughFileSystem.Capabilities(fsOptions),
+};
+try
+{
+    using var fileSystem = new PassthroughFileSystem(fsOptions);
+    await FuseMount.RunAsync(
+        fileSystem,
+        options,
+        sessionOptions,
+        loggers.CreateLogger<FuseSession>(),
+        _ => Console.WriteLine($"Passthrough: {fsOptions.SourceDirectory} mounted at {options.MountPoint}; Ctrl+C or `umount {options.MountPoint}` ends it."),
+        stop.Token);
+}
+catch (FuseMountException ex)
+{
+    Console.Error.WriteLine($"Passthrough: {ex.Message}");
+    return 1;
+}
+catch (DirectoryNotFoundException ex)
+{
+    Console.Error.WriteLine($"Passthrough: {ex.Message}");
+    return 2;
+}
+
+Console.WriteLine("Passthrough unmounted.");
+return 0;
+
+static int Fail(string message)
+{
+    Console.Error.WriteLine($"Passthrough: {message}");
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
+
+void Unmount(PosixSignalContext context)
+{
+    context.Cancel = true;
+    stop.Cancel();
+}
