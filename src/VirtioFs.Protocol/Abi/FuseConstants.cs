@@ -63,6 +63,12 @@ public static class FuseConstants
     /// <summary>Maximum number of <see cref="FuseRemovemappingOne"/> records per request with 4 KiB pages (<c>FUSE_REMOVEMAPPING_MAX_ENTRY</c>).</summary>
     public const int RemoveMappingMaxEntries = 4096 / RemoveMappingEntrySize;
 
+    /// <summary>The longest name the kernel sends (<c>FUSE_NAME_MAX</c>); longer names are answered <c>ENAMETOOLONG</c> before a filesystem sees them.</summary>
+    public const int NameMax = 1024;
+
+    /// <summary>The longest symlink target, without its NUL (<c>PATH_MAX</c> − 1); longer targets are answered <c>ENAMETOOLONG</c>.</summary>
+    public const int SymlinkTargetMax = 4095;
+
     /// <summary>Offset of the name in a READDIR record (<c>FUSE_NAME_OFFSET</c>).</summary>
     public const int DirentNameOffset = FuseDirent.Size;
 

@@ -65,6 +65,14 @@ public sealed partial class FuseSession
             return Reject(info, header.Unique, reply, "name missing, empty or not NUL-terminated");
         }
 
+        // The kernel never sends longer names; bounding them here lets filesystems copy a name to the stack.
+        if (name.Length > FuseConstants.NameMax
+            || name2.Length > (info.Opcode == FuseOpcode.Symlink ? FuseConstants.SymlinkTargetMax : FuseConstants.NameMax))
+        {
+            Log.MalformedRequest(_logger, header.Unique, "name longer than the kernel sends");
+            return new(FuseReplyWriter.WriteStatus(reply.Span, header.Unique, Errno.ENAMETOOLONG));
+        }
+
         switch (info.Opcode)
         {
             case FuseOpcode.Forget:

@@ -160,6 +160,52 @@ public class MalformedRequestTests
         Assert.Null(fs.LastName);
     }
 
+    [Theory]
+    [InlineData(FuseConstants.NameMax, false)]
+    [InlineData(FuseConstants.NameMax + 1, true)]
+    [InlineData(64 * 1024, true)]
+    public async Task Lookup_names_are_bounded_by_FUSE_NAME_MAX(int length, bool tooLong)
+    {
+        var fs = new PlausibleFileSystem();
+        SessionHarness harness = await SessionHarness.StartAsync(fs);
+
+        ReplyReader reply = await harness.SendAsync(new RequestBuilder(FuseOpcode.Lookup, Unique).Name(new string('n', length)).Build());
+
+        if (tooLong)
+        {
+            reply.AssertError(Errno.ENAMETOOLONG, Unique);
+            Assert.Null(fs.LastName);
+        }
+        else
+        {
+            reply.AssertSuccess(FuseEntryOut.Size, Unique);
+            Assert.Equal(length, fs.LastName!.Length);
+        }
+    }
+
+    [Theory]
+    [InlineData(FuseConstants.SymlinkTargetMax, false)]
+    [InlineData(FuseConstants.SymlinkTargetMax + 1, true)]
+    public async Task Symlink_targets_are_bounded_by_PATH_MAX(int length, bool tooLong)
+    {
+        SessionHarness harness = await SessionHarness.StartAsync(new PlausibleFileSystem());
+
+        ReplyReader reply = await harness.SendAsync(new RequestBuilder(FuseOpcode.Symlink, Unique).Name("link").Name(new string('t', length)).Build());
+
+        Assert.Equal(tooLong, reply.Error == -(int)Errno.ENAMETOOLONG);
+    }
+
+    [Fact]
+    public async Task Rename_with_an_overlong_new_name_is_ENAMETOOLONG()
+    {
+        SessionHarness harness = await SessionHarness.StartAsync(new PlausibleFileSystem());
+
+        ReplyReader reply = await harness.SendAsync(new RequestBuilder(FuseOpcode.Rename, Unique)
+            .Args(new FuseRenameIn { Newdir = 1 }).Name("old").Name(new string('n', FuseConstants.NameMax + 1)).Build());
+
+        reply.AssertError(Errno.ENAMETOOLONG, Unique);
+    }
+
     [Fact]
     public async Task Lookup_with_a_terminated_name_reaches_the_filesystem()
     {
