@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian packages the tests need: fuse3 (fusermount3, for mounting without root and the tests that mount through it).
+# Debian packages the tests need: fuse3 (fusermount3, for mounting without root and the tests that mount through it);
+# git, gcc, make and fio for the Passthrough workload test.
 source scripts/debian-packages.sh
-ensure_debian_packages fuse3
+ensure_debian_packages fuse3 git gcc make fio
 
 if ! command -v dotnet >/dev/null; then
     echo "test.sh: the .NET 10 SDK is required (dotnet not found on PATH)" >&2

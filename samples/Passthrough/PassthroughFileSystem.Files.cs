@@ -5,6 +5,9 @@ namespace VirtioFs.Samples.Passthrough;
 
 public sealed unsafe partial class PassthroughFileSystem
 {
+    /// <summary>The alignment <c>O_DIRECT</c> needs of memory: a page covers every logical block size.</summary>
+    private const int DirectAlignment = 4096;
+
     /// <inheritdoc/>
     public override ValueTask<FuseResult<FuseOpenOut>> OpenAsync(FuseRequestContext context, FuseOpenIn args)
     {
@@ -188,34 +191,88 @@ public sealed unsafe partial class PassthroughFileSystem
             return new(Errno.EBADF);
         }
 
-        int total = 0;
         fixed (byte* b = buffer.Span)
         {
-            while (total < buffer.Length)
+            if (!Direct(handle, b))
             {
-                nint n = Interop.PRead(handle.Fd, b + total, (nuint)(buffer.Length - total), (long)args.Offset + total);
-                if (n < 0)
-                {
-                    Errno error = Interop.LastErrno;
-                    if (error == Errno.EINTR)
-                    {
-                        continue;
-                    }
+                return new(ReadFully(handle, b, buffer.Length, (long)args.Offset));
+            }
 
-                    return new(total > 0 ? new FuseResult<int>(total) : error);
+            byte* bounce = AllocateAligned(buffer.Length);
+            try
+            {
+                FuseResult<int> result = ReadFully(handle, bounce, buffer.Length, (long)args.Offset);
+                if (result.IsSuccess)
+                {
+                    new ReadOnlySpan<byte>(bounce, result.Value).CopyTo(buffer.Span);
                 }
 
-                if (n == 0)
-                {
-                    break;
-                }
-
-                total += (int)n;
+                return new(result);
+            }
+            finally
+            {
+                System.Runtime.InteropServices.NativeMemory.AlignedFree(bounce);
             }
         }
-
-        return new(total);
     }
+
+    private static FuseResult<int> ReadFully(FileHandle handle, byte* b, int length, long offset)
+    {
+        int total = 0;
+        while (total < length)
+        {
+            nint n = Interop.PRead(handle.Fd, b + total, (nuint)(length - total), offset + total);
+            if (n < 0)
+            {
+                Errno error = Interop.LastErrno;
+                if (error == Errno.EINTR)
+                {
+                    continue;
+                }
+
+                return total > 0 ? total : error;
+            }
+
+            if (n == 0)
+            {
+                break;
+            }
+
+            total += (int)n;
+        }
+
+        return total;
+    }
+
+    private static FuseResult<int> WriteFully(FileHandle handle, byte* b, int length, long offset)
+    {
+        int total = 0;
+        while (total < length)
+        {
+            nint n = Interop.PWrite(handle.Fd, b + total, (nuint)(length - total), offset + total);
+            if (n < 0)
+            {
+                Errno error = Interop.LastErrno;
+                if (error == Errno.EINTR)
+                {
+                    continue;
+                }
+
+                return total > 0 ? total : error;
+            }
+
+            total += (int)n;
+        }
+
+        return total;
+    }
+
+    /// <summary>Whether a host call on the handle needs a buffer of its own: an <c>O_DIRECT</c> host descriptor takes
+    /// only block-aligned memory, and the session's buffers carry the data after the request's headers.</summary>
+    private static bool Direct(FileHandle handle, byte* buffer) => (handle.Flags & Interop.O_DIRECT) != 0 && ((nint)buffer & (DirectAlignment - 1)) != 0;
+
+    private static byte* AllocateAligned(int length)
+        => (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)Math.Max(length, 1), DirectAlignment);
 
     /// <inheritdoc/>
     public override ValueTask<FuseResult<int>> WriteAsync(FuseRequestContext context, FuseWriteIn args, ReadOnlyMemory<byte> data)
@@ -235,28 +292,24 @@ public sealed unsafe partial class PassthroughFileSystem
         // caller makes the host do exactly that (root's own writes leave them alone).
         bool asCaller = ((FuseWriteFlags)args.WriteFlags & FuseWriteFlags.KillSuidGid) != 0;
         using CallerCredentials.Scope scope = asCaller ? _credentials.Enter(context) : default;
-        int total = 0;
         fixed (byte* b = data.Span)
         {
-            while (total < data.Length)
+            if (!Direct(handle, b))
             {
-                nint n = Interop.PWrite(handle.Fd, b + total, (nuint)(data.Length - total), (long)args.Offset + total);
-                if (n < 0)
-                {
-                    Errno error = Interop.LastErrno;
-                    if (error == Errno.EINTR)
-                    {
-                        continue;
-                    }
+                return new(WriteFully(handle, b, data.Length, (long)args.Offset));
+            }
 
-                    return new(total > 0 ? new FuseResult<int>(total) : error);
-                }
-
-                total += (int)n;
+            byte* bounce = AllocateAligned(data.Length);
+            try
+            {
+                data.Span.CopyTo(new Span<byte>(bounce, data.Length));
+                return new(WriteFully(handle, bounce, data.Length, (long)args.Offset));
+            }
+            finally
+            {
+                System.Runtime.InteropServices.NativeMemory.AlignedFree(bounce);
             }
         }
-
-        return new(total);
     }
 
     /// <inheritdoc/>

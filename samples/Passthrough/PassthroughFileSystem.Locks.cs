@@ -61,7 +61,11 @@ public sealed unsafe partial class PassthroughFileSystem
                 (uint)Interop.F_WRLCK => Interop.LOCK_EX,
                 _ => Interop.LOCK_UN,
             };
-            return LockRetry.Run(() => Interop.FileLock(handle.Fd, operation | Interop.LOCK_NB) == 0 ? Errno.Success : Interop.LastErrno, wait, context.CancellationToken);
+            return Take(
+                () => Interop.FileLock(handle.Fd, operation | Interop.LOCK_NB) == 0 ? Errno.Success : Interop.LastErrno,
+                () => Interop.FileLock(handle.Fd, operation) == 0 ? Errno.Success : Interop.LastErrno,
+                wait,
+                context.CancellationToken);
         }
 
         // As fcntl(2): a read lock needs a descriptor open for reading, a write lock one open for writing.
@@ -77,11 +81,23 @@ public sealed unsafe partial class PassthroughFileSystem
         }
 
         Interop.Flock request = ToFlock(args.Lk);
-        return LockRetry.Run(() => SetOfdLock(fd!, request), wait, context.CancellationToken);
+        return Take(() => SetOfdLock(fd!, Interop.F_OFD_SETLK, request), () => SetOfdLock(fd!, Interop.F_OFD_SETLKW, request), wait, context.CancellationToken);
     }
 
-    private static Errno SetOfdLock(SafeFileHandle fd, Interop.Flock request)
-        => Interop.FcntlLock(fd, Interop.F_OFD_SETLK, &request) == 0 ? Errno.Success : Interop.LastErrno;
+    /// <summary>Tries the lock at once on this thread; a lock that must wait goes to the lock waiter (or is polled).</summary>
+    private ValueTask<Errno> Take(Func<Errno> attempt, Func<Errno> blocking, bool wait, CancellationToken cancellationToken)
+    {
+        Errno first = attempt();
+        if (!wait || first != Errno.EAGAIN)
+        {
+            return new(first);
+        }
+
+        return _lockWaiter is { } waiter ? waiter.WaitAsync(blocking, attempt, cancellationToken) : LockRetry.PollAsync(attempt, cancellationToken);
+    }
+
+    private static Errno SetOfdLock(SafeFileHandle fd, int command, Interop.Flock request)
+        => Interop.FcntlLock(fd, command, &request) == 0 ? Errno.Success : Interop.LastErrno;
 
     private static Interop.Flock ToFlock(in FuseFileLock lk) => new()
     {
@@ -198,43 +214,32 @@ public sealed unsafe partial class PassthroughFileSystem
     }
 }
 
-/// <summary>Takes a lock without blocking a worker: a waiting lock is retried (backing off to 20 ms) until it is
-/// granted or the request is interrupted. Polling is not fair to the waiter, but never holds a thread.</summary>
+/// <summary>The fallback when <see cref="LockWaiter"/> cannot be used: a waiting lock is retried, backing off from 1 to
+/// 20 ms, until it is granted or the request is interrupted. It holds no thread, but it is not fair: a host waiter
+/// queued in the kernel is granted first, and a released lock may stay free for up to one back-off.</summary>
 internal static class LockRetry
 {
-    public static ValueTask<Errno> Run(Func<Errno> attempt, bool wait, CancellationToken cancellationToken)
+    public static async ValueTask<Errno> PollAsync(Func<Errno> attempt, CancellationToken cancellationToken)
     {
-        Errno first = attempt();
-        if (!wait || first != Errno.EAGAIN)
+        int delay = 1;
+        while (true)
         {
-            return new(first);
-        }
-
-        return WaitAsync(attempt, cancellationToken);
-
-        static async ValueTask<Errno> WaitAsync(Func<Errno> attempt, CancellationToken cancellationToken)
-        {
-            int delay = 1;
-            while (true)
+            try
             {
-                try
-                {
-                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return Errno.EINTR;
-                }
-
-                Errno result = attempt();
-                if (result != Errno.EAGAIN)
-                {
-                    return result;
-                }
-
-                delay = Math.Min(delay * 2, 20);
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             }
+            catch (OperationCanceledException)
+            {
+                return Errno.EINTR;
+            }
+
+            Errno result = attempt();
+            if (result != Errno.EAGAIN)
+            {
+                return result;
+            }
+
+            delay = Math.Min(delay * 2, 20);
         }
     }
-
 }

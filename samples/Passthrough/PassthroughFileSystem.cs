@@ -15,8 +15,10 @@ namespace VirtioFs.Samples.Passthrough;
 /// it sends, and the host must not apply ours again.</para>
 /// <para>POSIX locks are open-file-description (OFD) locks on one host descriptor per (inode, lock owner), as virtiofsd
 /// does: locks of one owner merge and unlock as with <c>fcntl</c>, locks of different owners conflict, and the server's
-/// own descriptors never drop them behind the client's back. A blocking lock (<c>SETLKW</c>) is retried without blocking
-/// a worker and stops when the request is interrupted. <c>flock</c> locks are taken on the handle's own descriptor.</para>
+/// own descriptors never drop them behind the client's back. A blocking lock (<c>SETLKW</c>, or <c>flock</c> without
+/// <c>LOCK_NB</c>) that cannot be granted at once waits in the host kernel on a dedicated thread (see
+/// <see cref="LockWaiter"/>), holding no worker, and is cancelled when the request is interrupted. <c>flock</c> locks
+/// are taken on the handle's own descriptor.</para>
 /// </remarks>
 public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisposable
 {
@@ -25,6 +27,7 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
     private readonly PassthroughOptions _options;
     private readonly InodeTable _inodes;
     private readonly CallerCredentials _credentials = new();
+    private readonly LockWaiter? _lockWaiter = LockWaiter.Create();
     private readonly ConcurrentDictionary<ulong, FileHandle> _handles = new();
     private readonly SafeFileHandle _rootDirectory;
     private readonly ulong _timeout;
@@ -68,6 +71,9 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
 
     /// <summary>How many nodes the client holds (the root included): for tests of lookup counting.</summary>
     public int NodeCount => _inodes.Count;
+
+    /// <summary>Whether waiting locks block in the host kernel on threads of their own (else they are polled).</summary>
+    public bool WaitsInKernel => _lockWaiter is not null;
 
     /// <summary>How many file and directory handles are open.</summary>
     public int HandleCount => _handles.Count;

@@ -20,6 +20,27 @@ public sealed class PassthroughServer : IDisposable
 
     public string MountPoint { get; }
 
+    public int ProcessId => _process.Id;
+
+    /// <summary>How many of the server's threads have this name (Linux keeps the first 15 bytes).</summary>
+    public int ThreadsNamed(string name)
+    {
+        int count = 0;
+        foreach (string task in Directory.GetDirectories($"/proc/{ProcessId}/task"))
+        {
+            try
+            {
+                count += File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n') == name ? 1 : 0;
+            }
+            catch (IOException)
+            {
+                // The thread ended meanwhile.
+            }
+        }
+
+        return count;
+    }
+
     public string Log
     {
         get

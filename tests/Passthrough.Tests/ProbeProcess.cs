@@ -77,6 +77,13 @@ public sealed class ProbeProcess : IDisposable
         return line.Result ?? throw new InvalidOperationException($"probe exited (code {(_process.HasExited ? _process.ExitCode : -1)}) at '{string.Join(' ', command)}'");
     }
 
+    /// <summary>Kills the probe at once (SIGKILL), whatever call it is in.</summary>
+    public void Kill()
+    {
+        _process.Kill();
+        _process.WaitForExit(10_000);
+    }
+
     public void Dispose()
     {
         try

@@ -22,6 +22,7 @@ internal static unsafe partial class Interop
     internal const int O_NOCTTY = 0x100;
     internal const int O_TRUNC = 0x200;
     internal const int O_APPEND = 0x400;
+    internal const int O_DIRECT = 0x4000;
     internal const int O_DIRECTORY = 0x10000;
     internal const int O_NOFOLLOW = 0x20000;
     internal const int O_CLOEXEC = 0x80000;
@@ -59,6 +60,16 @@ internal static unsafe partial class Interop
     internal const long SYS_setfsuid = 122;
     internal const long SYS_setfsgid = 123;
     internal const long SYS_getdents64 = 217;
+    internal const long SYS_gettid = 186;
+    internal const long SYS_tgkill = 234;
+
+    internal const int PROT_READ = 1;
+    internal const int PROT_WRITE = 2;
+    internal const int PROT_EXEC = 4;
+    internal const int MAP_PRIVATE = 0x02;
+    internal const int MAP_ANONYMOUS = 0x20;
+    internal const int SIG_UNBLOCK = 1;
+    internal const int SIGRTMAX = 64;
 
     /// <summary><c>_LINUX_CAPABILITY_VERSION_3</c>: 64-bit capability sets in two 32-bit words.</summary>
     internal const uint CapabilityVersion3 = 0x20080522;
@@ -118,6 +129,31 @@ internal static unsafe partial class Interop
         public uint Effective;
         public uint Permitted;
         public uint Inheritable;
+    }
+
+    /// <summary>glibc's <c>struct sigaction</c> (x86_64: 152 bytes; the 1024-bit <c>sigset_t</c> is 128 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct SigAction
+    {
+        public nint Handler;
+        public SigSet Mask;
+        public int Flags;
+        public int Padding;
+        public nint Restorer;
+    }
+
+    /// <summary>glibc's <c>sigset_t</c>: signal n is bit n - 1.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe struct SigSet
+    {
+        public fixed ulong Bits[16];
+
+        public static SigSet Of(int signal)
+        {
+            SigSet set = default;
+            set.Bits[(signal - 1) / 64] = 1UL << ((signal - 1) % 64);
+            return set;
+        }
     }
 
     [LibraryImport(Libc, EntryPoint = "openat", SetLastError = true)]
@@ -221,6 +257,21 @@ internal static unsafe partial class Interop
 
     [LibraryImport(Libc, EntryPoint = "removexattr", SetLastError = true)]
     internal static partial int RemoveXattr(byte* path, byte* name);
+
+    [LibraryImport(Libc, EntryPoint = "sigaction", SetLastError = true)]
+    internal static partial int SigActionCall(int signal, SigAction* action, SigAction* oldAction);
+
+    [LibraryImport(Libc, EntryPoint = "pthread_sigmask")]
+    internal static partial int PthreadSigmask(int how, SigSet* set, SigSet* oldSet);
+
+    [LibraryImport(Libc, EntryPoint = "mmap", SetLastError = true)]
+    internal static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport(Libc, EntryPoint = "mprotect", SetLastError = true)]
+    internal static partial int Mprotect(nint address, nuint length, int protection);
+
+    [LibraryImport(Libc, EntryPoint = "getpid")]
+    internal static partial int GetPid();
 
     [LibraryImport(Libc, EntryPoint = "umask")]
     internal static partial uint Umask(uint mask);
