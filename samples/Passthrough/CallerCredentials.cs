@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using VirtioFs.Protocol;
 
@@ -62,6 +63,12 @@ internal sealed unsafe class CallerCredentials
         CanSwitch = _uid == 0 && (_caps0.Effective & (CapSetGid | CapSetUid)) == (CapSetGid | CapSetUid);
     }
 
+    /// <summary>The most supplementary groups a thread can have (the kernel's <c>NGROUPS_MAX</c>).</summary>
+    private const int NGroupsMax = 65536;
+
+    /// <summary>The most groups taken from a request's extension (the kernel sends one).</summary>
+    private const int MaxExtensionGroups = 32;
+
     /// <summary>Whether this process can take its callers' credentials (it runs as root).</summary>
     public bool CanSwitch { get; }
 
@@ -81,17 +88,34 @@ internal sealed unsafe class CallerCredentials
             return new Scope(this, SwitchKind.GroupOnly);
         }
 
+        // The kernel sends at most one group in the extension (FUSE_CREATE_SUPP_GROUP); a client sending more is
+        // cut to a few, and the whole list to what setgroups accepts, so that neither the stack nor the call can fail.
         uint[] processGroups = ProcessGroups(context.Pid);
-        int extra = context.Extensions.SupplementaryGroupCount;
-        int count = processGroups.Length + extra;
-        uint* groups = stackalloc uint[Math.Max(count, 1)];
-        processGroups.CopyTo(new Span<uint>(groups, processGroups.Length));
-        for (int i = 0; i < extra; i++)
+        int extra = Math.Min(context.Extensions.SupplementaryGroupCount, Math.Max(0, Math.Min(MaxExtensionGroups, NGroupsMax - processGroups.Length)));
+        int count = Math.Min(processGroups.Length, NGroupsMax) + extra;
+        uint[]? rented = null;
+        Span<uint> groups = count <= 256 ? stackalloc uint[256] : (rented = ArrayPool<uint>.Shared.Rent(count));
+        try
         {
-            groups[processGroups.Length + i] = context.Extensions.GetSupplementaryGroup(i);
+            processGroups.AsSpan(0, count - extra).CopyTo(groups);
+            for (int i = 0; i < extra; i++)
+            {
+                groups[count - extra + i] = context.Extensions.GetSupplementaryGroup(i);
+            }
+
+            fixed (uint* list = groups)
+            {
+                Check(Interop.Syscall(Interop.SYS_setgroups, count, (nint)list, 0) == 0, "setgroups");
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<uint>.Shared.Return(rented);
+            }
         }
 
-        Check(Interop.Syscall(Interop.SYS_setgroups, count, (nint)groups, 0) == 0, "setgroups");
         SetFsGid(context.Gid);
         _ = Interop.Syscall(Interop.SYS_setfsuid, (nint)context.Uid, 0, 0);
         Check(Interop.Syscall(Interop.SYS_setfsuid, -1, 0, 0) == context.Uid, "setfsuid");
