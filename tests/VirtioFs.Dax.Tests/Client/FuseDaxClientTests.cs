@@ -152,6 +152,39 @@ public sealed class FuseDaxClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TruncationWaitsOutConcurrentReadsAndWrites()
+    {
+        // Readers and in-file writers race a file that shrinks and grows: none may touch a window page past the end
+        // (that would kill the process), every read stops at a size the file had, and shrinks never meet a live mapping.
+        const int Length = (int)(6 * MiB);
+        _h.CreateFile("c", Length, seed: 9);
+        await using FuseDaxFile file = await _h.OpenAsync("c");
+        using var stop = new CancellationTokenSource();
+        Task[] users = [.. Enumerable.Range(0, 3).Select(t => Task.Run(async () =>
+        {
+            byte[] buffer = new byte[(int)MiB];
+            var random = new Random(t);
+            while (!stop.IsCancellationRequested)
+            {
+                long offset = random.NextInt64(Length);
+                FuseResult<int> result = t == 0
+                    ? await file.WriteAsync(offset, buffer.AsMemory(0, random.Next(1, 4096)))
+                    : await file.ReadAsync(offset, buffer);
+                Assert.True(result.IsSuccess, result.Error.ToString());
+            }
+        }))];
+        for (int i = 0; i < 40; i++)
+        {
+            Assert.Equal(Errno.Success, await file.TruncateAsync(i % 2 == 0 ? (i * 100_000) % (3 * MiB) : Length));
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAll(users).WaitAsync(DaxClientHarness.Limit);
+        Assert.Equal(0, _h.Files.ShrinksUnderMapping);
+        Assert.Equal(new FileInfo(_h.Files.PathOf("c")).Length, file.Length);
+    }
+
+    [Fact]
     public async Task EvictionRemovesEveryMappingInOneBatchBeforeForget()
     {
         _h.CreateFile("e", (int)(7 * MiB), seed: 7);
