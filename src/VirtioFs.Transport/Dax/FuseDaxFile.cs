@@ -158,9 +158,9 @@ public sealed class FuseDaxFile : IAsyncDisposable
 
         DaxSizeGate gate = _state.Gate;
         await gate.EnterExclusiveAsync(cancellationToken).ConfigureAwait(false);
+        long old = _state.Size;
         try
         {
-            long old = _state.Size;
             if (length < old)
             {
                 // Readers stop at the new size from here on; then no mapping may outlive the file pages it shows.
@@ -182,7 +182,7 @@ public sealed class FuseDaxFile : IAsyncDisposable
         catch (OperationCanceledException)
         {
             // Cancelled while removing: the file is unchanged; removed ranges are mapped again on demand.
-            _state.Size = Math.Max(_state.Size, length);
+            _state.Size = old;
             throw;
         }
         finally
