@@ -26,6 +26,19 @@ internal sealed class DaxSizeGate
         return EnterSharedSlowAsync(writer, cancellationToken);
     }
 
+    /// <summary>Enters shared unless an exclusive holder is in; never waits.</summary>
+    public bool TryEnterShared()
+    {
+        Interlocked.Increment(ref _readers);
+        if (Volatile.Read(ref _writer) is null)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _readers);
+        return false;
+    }
+
     public void ExitShared() => Interlocked.Decrement(ref _readers);
 
     public async ValueTask EnterExclusiveAsync(CancellationToken cancellationToken)

@@ -59,27 +59,50 @@ public sealed class FuseDaxFile : IAsyncDisposable
     /// returns the bytes read so far).</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> is negative.</exception>
     /// <exception cref="ObjectDisposedException">The file was closed.</exception>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<FuseResult<int>> ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
+    public ValueTask<FuseResult<int>> ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ObjectDisposedException.ThrowIf(IsClosed, this);
         DaxSizeGate gate = _state.Gate;
-        await gate.EnterSharedAsync(cancellationToken).ConfigureAwait(false);
+        if (!gate.TryEnterShared())
+        {
+            return ReadWaitingAsync(offset, destination, cancellationToken);
+        }
+
+        // The common case completes synchronously: no state machine, one lookup, one copy. Whatever has to wait hands
+        // the shared size lock over to an async continuation, which releases it.
+        bool handedOver = false;
         try
         {
             long size = _state.Size;
             if (offset >= size || destination.IsEmpty)
             {
-                return 0;
+                return new(0);
             }
 
             int length = (int)Math.Min(destination.Length, size - offset);
-            return await CopyAsync(offset, destination.Slice(0, length), default, write: false, cancellationToken).ConfigureAwait(false);
+            long rangeSize = _owner.RangeSize;
+            if ((offset & (rangeSize - 1)) + length > rangeSize)
+            {
+                handedOver = true;
+                return CopyHeldAsync(offset, destination.Slice(0, length), cancellationToken);
+            }
+
+            ValueTask<FuseResult<DaxMappingLease>> acquisition = _state.Inode.AcquireAsync((ulong)offset, write: false, cancellationToken);
+            if (!acquisition.IsCompletedSuccessfully)
+            {
+                handedOver = true;
+                return ReadAcquiringAsync(acquisition, offset, destination.Slice(0, length));
+            }
+
+            return new(CopyOut(acquisition.Result, offset, destination.Span.Slice(0, length)));
         }
         finally
         {
-            gate.ExitShared();
+            if (!handedOver)
+            {
+                gate.ExitShared();
+            }
         }
     }
 
@@ -224,6 +247,60 @@ public sealed class FuseDaxFile : IAsyncDisposable
     /// <summary>Same as <see cref="CloseAsync"/>.</summary>
     /// <returns>A task that completes when the handle is released.</returns>
     public async ValueTask DisposeAsync() => await CloseAsync().ConfigureAwait(false);
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FuseResult<int>> ReadWaitingAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        await _state.Gate.EnterSharedAsync(cancellationToken).ConfigureAwait(false);
+        long size = _state.Size;
+        if (offset >= size || destination.IsEmpty)
+        {
+            _state.Gate.ExitShared();
+            return 0;
+        }
+
+        return await CopyHeldAsync(offset, destination.Slice(0, (int)Math.Min(destination.Length, size - offset)), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads with the shared size lock held by the caller, and releases it.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FuseResult<int>> CopyHeldAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await CopyAsync(offset, destination, default, write: false, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _state.Gate.ExitShared();
+        }
+    }
+
+    /// <summary>Finishes a one-range read whose range is being mapped, with the shared size lock held; releases it.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FuseResult<int>> ReadAcquiringAsync(ValueTask<FuseResult<DaxMappingLease>> acquisition, long offset, Memory<byte> destination)
+    {
+        try
+        {
+            return CopyOut(await acquisition.ConfigureAwait(false), offset, destination.Span);
+        }
+        finally
+        {
+            _state.Gate.ExitShared();
+        }
+    }
+
+    private FuseResult<int> CopyOut(FuseResult<DaxMappingLease> leased, long offset, Span<byte> destination)
+    {
+        if (!leased.IsSuccess)
+        {
+            return leased.Error;
+        }
+
+        using DaxMappingLease lease = leased.Value;
+        _owner.Window.GetSpan(lease.WindowOffsetOf((ulong)offset), destination.Length).CopyTo(destination);
+        return destination.Length;
+    }
 
     /// <summary>Copies between the window and <paramref name="destination"/> (read) or from <paramref name="source"/>
     /// (write) range by range; the caller holds the size lock and has bounded the length by the size.</summary>
