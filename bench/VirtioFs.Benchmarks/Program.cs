@@ -11,6 +11,11 @@ public static class Program
             return AllocationProbe.Run(args.AsSpan(1));
         }
 
+        if (args.Length > 0 && args[0] == "--dax-probe")
+        {
+            return DaxClientBenchmarks.Probe();
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -239,6 +239,33 @@ public sealed class DaxRangeAllocatorTests
     }
 
     [Fact]
+    public async Task RemovingFromAnOffsetFreesOnlyRangesWhollyPastItAndWaitsOutTheirPins()
+    {
+        IDaxMappingChannel channel = SucceedingChannel();
+        List<(ulong NodeId, DaxRemoval[] Ranges)> removals = RecordRemovals(channel);
+        await using var allocator = new DaxRangeAllocator(new DaxWindowOwnership(Geometry(8)), channel, Manual());
+        DaxInode inode = allocator.GetInode(5);
+        for (ulong i = 0; i < 6; i++)
+        {
+            (await inode.AcquireAsync(i * RangeBytes, false).Lease()).Dispose();
+        }
+
+        DaxMappingLease pinned = await inode.AcquireAsync(5 * RangeBytes, false).Lease();
+        ValueTask<int> removing = inode.RemoveMappingsFromAsync((3 * RangeBytes) + 1);
+        await Task.Delay(20);
+        Assert.False(removing.IsCompleted); // range 5 is pinned
+        pinned.Dispose();
+        Assert.Equal(2, await removing.AsTask().WaitAsync(Bound)); // ranges 4 and 5; range 3 holds the new end
+        Assert.Equal(4, inode.MappedRanges);
+        Assert.Equal([2], removals.Select(r => r.Ranges.Length));
+        Assert.Equal(0, await inode.RemoveMappingsFromAsync(4 * RangeBytes));
+        Assert.Equal(4, await inode.RemoveMappingsFromAsync(0));
+        Assert.Equal(8, allocator.FreeRanges);
+        Assert.Equal(6, allocator.Counters.Evictions);
+        allocator.AssertConsistent();
+    }
+
+    [Fact]
     public async Task EvictionRefusesWhileARangeIsPinned()
     {
         IDaxMappingChannel channel = SucceedingChannel();

@@ -87,6 +87,43 @@ public sealed class DaxInode
         }
     }
 
+    /// <summary>
+    /// Removes the mappings of every range that lies wholly at or after <paramref name="fileOffset"/> (rounded up to the
+    /// range size), batching <c>REMOVEMAPPING</c>, and frees the ranges: what a truncation to <paramref name="fileOffset"/>
+    /// does before it shrinks the file, so that no window page maps file pages the host is about to drop. The range
+    /// holding the new end stays mapped (a mapping may extend past the end of the file; readers stop at the size).
+    /// Short pins on the affected ranges are waited out (the wait retries every
+    /// <see cref="DaxAllocatorOptions.DirectReclaimRetryDelay"/>); new acquisitions for this inode wait meanwhile.
+    /// </summary>
+    /// <param name="fileOffset">The new end of the file.</param>
+    /// <param name="cancellationToken">Cancels the wait for the mapping lock or for pins to drain.</param>
+    /// <returns>How many ranges were removed; 0 after eviction.</returns>
+    /// <exception cref="OperationCanceledException">The token fired; nothing was removed by this call.</exception>
+    public async ValueTask<int> RemoveMappingsFromAsync(ulong fileOffset, CancellationToken cancellationToken = default)
+    {
+        int shift = _allocator.RangeShift;
+        ulong firstKey = (fileOffset >> shift) + ((fileOffset & ((1UL << shift) - 1)) != 0 ? 1UL : 0UL);
+        while (true)
+        {
+            await _mutate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                int removed = await RemoveFromLockedAsync(firstKey).ConfigureAwait(false);
+                if (removed >= 0)
+                {
+                    return removed;
+                }
+            }
+            finally
+            {
+                _mutate.Release();
+            }
+
+            // A range beyond the new end is pinned by a read or write in progress: wait it out.
+            await Task.Delay(_allocator.RetryDelay, _allocator.Time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Background reclaim of one range chosen under the list lock; re-checked here because the range may have
     /// been pinned, reclaimed or reused since.</summary>
     internal async ValueTask<bool> TryReclaimAsync(int range, ulong key, CancellationToken cancellationToken)
@@ -373,6 +410,57 @@ public sealed class DaxInode
             _allocator.MoveBusyToFree(ranges.AsSpan(0, count));
             _allocator.CountEvictions(count);
             return Errno.Success;
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(ranges);
+        }
+    }
+
+    /// <summary>Removes the ranges with file keys from <paramref name="firstKey"/>; -1 (and nothing removed) while one is pinned.</summary>
+    private async ValueTask<int> RemoveFromLockedAsync(ulong firstKey)
+    {
+        int[] ranges;
+        int count = 0;
+        lock (_sync)
+        {
+            if (_evicted || _count == 0)
+            {
+                return 0;
+            }
+
+            ranges = ArrayPool<int>.Shared.Rent(_count);
+            int all = RangeIndex.CopyInOrder(_allocator.Slots, _root, ranges, 0);
+            for (int i = 0; i < all; i++)
+            {
+                ref RangeSlot slot = ref _allocator.Slots[ranges[i]];
+                if (slot.FileKey < firstKey)
+                {
+                    continue;
+                }
+
+                if (Volatile.Read(ref slot.Pins) != 0)
+                {
+                    ArrayPool<int>.Shared.Return(ranges);
+                    return -1;
+                }
+
+                ranges[count++] = ranges[i];
+            }
+
+            for (int i = 0; i < count; i++)
+            {
+                UnlinkLocked(ranges[i]);
+            }
+        }
+
+        try
+        {
+            await _allocator.SendRemovalsAsync(NodeId, ranges, count).ConfigureAwait(false);
+            _allocator.MoveBusyToFree(ranges.AsSpan(0, count));
+
+            _allocator.CountEvictions(count);
+            return count;
         }
         finally
         {

@@ -61,7 +61,7 @@ public readonly struct DaxMappingLease : IDisposable
 /// <param name="Waits">Times a caller waited for a range to be freed.</param>
 /// <param name="DirectReclaims">Ranges freed from the caller's own inode to serve it.</param>
 /// <param name="BackgroundReclaims">Ranges freed by the background worker.</param>
-/// <param name="Evictions">Ranges freed because their inode was evicted.</param>
+/// <param name="Evictions">Ranges freed because their inode was evicted or truncated (<see cref="DaxInode.RemoveMappingsFromAsync"/>).</param>
 /// <param name="Failures">Mapping requests that failed: an error answer or a channel that threw.</param>
 public readonly record struct DaxAllocatorCounters(
     long Allocations,
