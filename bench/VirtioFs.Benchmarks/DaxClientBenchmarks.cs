@@ -265,21 +265,12 @@ public class DaxClientBenchmarks
 }
 
 /// <summary>The short job of <see cref="LoopbackBenchmarkConfig"/>, with one baseline per category.</summary>
-public sealed class DaxClientBenchmarkConfig : ManualConfig
+public sealed class DaxClientBenchmarkConfig : LoopbackBenchmarkConfig
 {
     public DaxClientBenchmarkConfig()
     {
-        AddJob(Job.Default
-            .WithId("Short")
-            .WithLaunchCount(1)
-            .WithWarmupCount(3)
-            .WithIterationCount(12)
-            .WithIterationTime(TimeInterval.FromMilliseconds(500)));
-        AddDiagnoser(MemoryDiagnoser.Default);
-        AddColumn(StatisticColumn.Median, CategoriesColumn.Default);
-        HideColumns(Column.AllocRatio);
+        AddColumn(CategoriesColumn.Default);
         AddLogicalGroupRules(BenchmarkLogicalGroupRule.ByCategory);
-        WithOrderer(new BenchmarkDotNet.Order.DefaultOrderer(BenchmarkDotNet.Order.SummaryOrderPolicy.Declared));
-        SummaryStyle = BenchmarkDotNet.Reports.SummaryStyle.Default.WithRatioStyle(RatioStyle.Value);
     }
 }
+

@@ -145,7 +145,7 @@ public class LoopbackBenchmarks
 /// A short job (3 warmup and 12 measured iterations of ~500 ms, one launch) so that the whole <c>*Loopback*</c> filter
 /// finishes in about two minutes on 2 cores; the summary shows Mean (per request), Ratio to the GETATTR baseline and Allocated.
 /// </summary>
-public sealed class LoopbackBenchmarkConfig : ManualConfig
+public class LoopbackBenchmarkConfig : ManualConfig
 {
     public LoopbackBenchmarkConfig()
     {
