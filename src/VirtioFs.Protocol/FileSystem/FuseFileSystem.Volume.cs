@@ -21,13 +21,15 @@ public abstract partial class FuseFileSystem
     public virtual ValueTask<Errno> AccessAsync(FuseRequestContext context, FuseAccessIn args) => NotImplemented;
 
     /// <summary><c>FUSE_SETUPMAPPING</c> (7.31+, virtio-fs DAX): maps a file range into the DAX window.</summary>
-    /// <remarks>Usually served by a DAX component rather than by the filesystem itself.</remarks>
+    /// <remarks>Usually served by a DAX component (<see cref="FuseSessionOptions.MappingServer"/>, for example
+    /// <c>VirtioFs.Dax.DaxMappingServer</c>); when one is set, the session calls it instead of this method.</remarks>
     /// <param name="context">The request context.</param>
     /// <param name="args">Handle (<see cref="FuseConstants.SetupMappingFhNone"/>: resolve by node), file offset, length, flags and window offset.</param>
     /// <returns>The outcome.</returns>
     public virtual ValueTask<Errno> SetupMappingAsync(FuseRequestContext context, FuseSetupmappingIn args) => NotImplemented;
 
     /// <summary><c>FUSE_REMOVEMAPPING</c> (7.31+, virtio-fs DAX): removes window ranges.</summary>
+    /// <remarks>Not called when <see cref="FuseSessionOptions.MappingServer"/> is set: that component serves it.</remarks>
     /// <param name="context">The request context.</param>
     /// <param name="ranges">The window ranges (already validated for count and body size).</param>
     /// <returns>The outcome.</returns>
