@@ -32,6 +32,105 @@ public sealed class NotificationTests
     }
 
     [KernelFact]
+    public async Task IncrementEpochDropsEveryCachedName()
+    {
+        KernelEnvironment.Require();
+        await using MountedFileSystem mount = await MountedFileSystem.StartAsync(MountedFileSystem.CreateMemoryFileSystem(attributeTimeout: Long, entryTimeout: Long));
+        string[] paths = [mount.PathOf("a"), mount.PathOf("b")];
+        foreach (string path in paths)
+        {
+            await TestIo.Run(() => File.WriteAllText(path, "cached"));
+            Assert.Equal(Errno.Success, await mount.FileSystem.UnlinkAsync(MountedFileSystem.Context(), System.Text.Encoding.ASCII.GetBytes(Path.GetFileName(path))));
+            Assert.Equal(0, await TestIo.Run(() => Native.TryStat(path, out _)));
+        }
+
+        if (!mount.Session.Connection!.Supports(44))
+        {
+            await Assert.ThrowsAsync<FuseProtocolException>(() => mount.Session.Notifier.IncrementEpochAsync().AsTask());
+            return;
+        }
+
+        // One notification, no names: every dentry cached before it is revalidated, and both are gone.
+        await mount.Session.Notifier.IncrementEpochAsync().AsTask().WaitAsync(NotifyTimeout);
+        foreach (string path in paths)
+        {
+            Assert.Equal(Native.ENOENT, await TestIo.Run(() => Native.TryStat(path, out _)));
+        }
+    }
+
+    [KernelFact]
+    public async Task PruneMakesTheKernelForgetAnUnusedNode()
+    {
+        KernelEnvironment.Require();
+        var fs = new ScriptedFileSystem(Long);
+        ScriptedFile file = fs.Add("pruned", "x"u8.ToArray());
+        ScriptedFile kept = fs.Add("kept", "y"u8.ToArray());
+        await using MountedFileSystem mount = await MountedFileSystem.StartAsync(fs);
+        Assert.Equal(0, await TestIo.Run(() => Native.TryStat(mount.PathOf("pruned"), out _)));
+        Assert.Equal(0, await TestIo.Run(() => Native.TryStat(mount.PathOf("kept"), out _)));
+        Assert.DoesNotContain(fs.Forgotten, f => f.NodeId == file.NodeId);
+
+        if (!mount.Session.Connection!.Supports(45))
+        {
+            await Assert.ThrowsAsync<FuseProtocolException>(() => mount.Session.Notifier.PruneAsync(new[] { file.NodeId }).AsTask());
+            return;
+        }
+
+        await mount.Session.Notifier.PruneAsync(new[] { file.NodeId }).AsTask().WaitAsync(NotifyTimeout);
+
+        Assert.True(await TestIo.WaitForAsync(() => fs.Forgotten.Any(f => f.NodeId == file.NodeId), NotifyTimeout), "the kernel did not forget the pruned node");
+        Assert.DoesNotContain(fs.Forgotten, f => f.NodeId == kept.NodeId);
+    }
+
+    [KernelFact]
+    public async Task ResendMakesTheKernelSendAPendingRequestAgain()
+    {
+        KernelEnvironment.Require();
+        var fs = new ScriptedFileSystem(Long);
+        byte[] content = "sent twice"u8.ToArray();
+        ScriptedFile file = fs.Add("again", content, FuseOpenOutFlags.DirectIo);
+        var uniques = new System.Collections.Concurrent.ConcurrentQueue<ulong>();
+        var firstEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        file.Read = async (context, args, buffer) =>
+        {
+            uniques.Enqueue(context.Unique);
+            if (uniques.Count == 1)
+            {
+                // The first copy waits (as for an answer lost on the way): only the resent copy can complete the read.
+                firstEntered.TrySetResult();
+                await releaseFirst.Task.WaitAsync(context.CancellationToken);
+            }
+
+            int length = args.Offset >= (ulong)content.Length ? 0 : Math.Min(content.Length - (int)args.Offset, buffer.Length);
+            content.AsSpan((int)Math.Min(args.Offset, (ulong)content.Length), length).CopyTo(buffer.Span);
+            return length;
+        };
+        await using MountedFileSystem mount = await MountedFileSystem.StartAsync(fs);
+        try
+        {
+            Task<byte[]> read = TestIo.Run(() => File.ReadAllBytes(mount.PathOf("again")));
+            await firstEntered.Task.WaitAsync(NotifyTimeout);
+
+            await mount.Session.Notifier.ResendAsync().AsTask().WaitAsync(NotifyTimeout);
+
+            Assert.Equal(content, await read);
+            ulong[] seen = [.. uniques];
+            Assert.True(seen.Length >= 2, $"only {seen.Length} READ arrived");
+            const ulong ResendBit = 1UL << 63; // FUSE_UNIQUE_RESEND
+            Assert.Equal(0UL, seen[0] & ResendBit);
+            Assert.Equal(seen[0] | ResendBit, seen[1]);
+        }
+        finally
+        {
+            // The first copy's late reply goes to a request the kernel no longer has: tolerated, the mount keeps working.
+            releaseFirst.TrySetResult();
+        }
+
+        Assert.Equal(0, await TestIo.Run(() => Native.TryStat(mount.PathOf("again"), out _)));
+    }
+
+    [KernelFact]
     public async Task DeleteNotificationDropsACachedName()
     {
         KernelEnvironment.Require();

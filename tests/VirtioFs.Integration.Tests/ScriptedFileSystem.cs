@@ -27,6 +27,19 @@ public sealed class ScriptedFileSystem : FuseFileSystem
     /// <summary>Every READ served: node, offset, size.</summary>
     public IReadOnlyCollection<(ulong NodeId, ulong Offset, uint Size)> Reads => _reads;
 
+    /// <summary>Every node FORGET or BATCH_FORGET gave back, with its count.</summary>
+    public ConcurrentQueue<(ulong NodeId, ulong Count)> Forgotten { get; } = new();
+
+    public override void Forget(ulong nodeId, ulong lookupCount) => Forgotten.Enqueue((nodeId, lookupCount));
+
+    public override void BatchForget(ReadOnlySpan<FuseForgetOne> nodes)
+    {
+        foreach (FuseForgetOne node in nodes)
+        {
+            Forgotten.Enqueue((node.Nodeid, node.Nlookup));
+        }
+    }
+
     /// <summary>Adds a file; returns it (with its node id).</summary>
     public ScriptedFile Add(string name, byte[] content, FuseOpenOutFlags openFlags = FuseOpenOutFlags.None, ulong? size = null)
     {
