@@ -104,7 +104,8 @@ internal sealed class VirtioFsQueueChannel : IFuseChannel
         {
             // The session never builds a reply beyond ReplyCapacity; should one come anyway, the guest gets EIO for
             // that request rather than a truncated reply or a lost chain.
-            status = _queue.TryComplete(chain, ErrorReply(span, (ulong)request.ReplyCapacity, stackalloc byte[FuseOutHeader.Size]), out signal);
+            // (When the chain has no room even for that header, ErrorReply is empty and the chain goes back unused.)
+            status = _queue.TryComplete(chain, ErrorReply(span, chain.WritableLength, stackalloc byte[FuseOutHeader.Size]), out signal);
         }
 
         if (status == VirtqueuePushStatus.Broken)
@@ -166,7 +167,11 @@ internal sealed class VirtioFsQueueChannel : IFuseChannel
         // A request longer than the buffer is reported at its true length: the session drops it (completing it
         // with no reply) instead of parsing a truncated copy.
         int length = (int)Math.Min(chain.ReadableLength, int.MaxValue);
-        int capacity = (int)Math.Min(chain.WritableLength, int.MaxValue);
+        // A chain with no room for even an out header is how Linux sends FORGET/BATCH_FORGET (out-only, hiprio queue).
+        // The session drops requests whose reply room is under a header without handling them, so the room is
+        // reported as at least one header: no-reply requests are then served, and any reply that does not fit is
+        // refused by the queue and the chain returned empty (CompleteAsync).
+        int capacity = (int)Math.Clamp(chain.WritableLength, (ulong)FuseOutHeader.Size, int.MaxValue);
         request = new FuseChannelRequest(length, capacity, MakeToken(chain));
         return true;
     }
