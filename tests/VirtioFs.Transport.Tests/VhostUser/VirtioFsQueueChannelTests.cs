@@ -1,0 +1,275 @@
+using System.Runtime.InteropServices;
+using VirtioFs.Protocol;
+using VirtioFs.Transport.VhostUser;
+
+namespace VirtioFs.Transport.Tests.VhostUser;
+
+public sealed class VirtioFsQueueChannelTests
+{
+    private static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(10);
+
+    private sealed class AttrFs : FuseFileSystem
+    {
+        public int Forgets;
+
+        public override ValueTask<FuseResult<FuseAttrOut>> GetAttrAsync(FuseRequestContext context, FuseGetattrIn args)
+            => new(new FuseResult<FuseAttrOut>(new FuseAttrOut { AttrValid = 1, Attr = new FuseAttr { Ino = context.NodeId, Size = 4242, Nlink = 1 } }));
+
+        public override void Forget(ulong nodeId, ulong lookupCount) => Interlocked.Increment(ref Forgets);
+    }
+
+    private static byte[] Request<T>(FuseOpcode opcode, ulong unique, ulong nodeId, T args)
+        where T : struct
+    {
+        int size = Marshal.SizeOf<T>();
+        var bytes = new byte[FuseInHeader.Size + size];
+        var header = new FuseInHeader { Len = (uint)bytes.Length, Opcode = (uint)opcode, Unique = unique, Nodeid = nodeId, Uid = 1, Gid = 2, Pid = 3 };
+        MemoryMarshal.Write(bytes, in header);
+        MemoryMarshal.Write(bytes.AsSpan(FuseInHeader.Size), in args);
+        return bytes;
+    }
+
+    private static byte[] Init(ulong unique) => Request(FuseOpcode.Init, unique, 0, new FuseInitIn { Major = 7, Minor = 45, MaxReadahead = 1 << 17 });
+
+    private static async Task<(uint Id, uint Length)> WaitUsedAsync(GuestDriver driver)
+    {
+        var deadline = DateTime.UtcNow + WaitLimit;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (driver.TakeUsed() is { } used)
+            {
+                return used;
+            }
+
+            await Task.Delay(1);
+        }
+
+        throw new TimeoutException("The device returned no chain.");
+    }
+
+    private static FuseOutHeader OutHeader(byte[] reply) => MemoryMarshal.Read<FuseOutHeader>(reply);
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public async Task GetattrRoundTripsThroughARealSession(bool indirect, bool eventIndex)
+    {
+        using var driver = new GuestDriver(size: 16, eventIndex: eventIndex);
+        var notifier = new TestNotifier();
+        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 1 << 17);
+        var session = new FuseSession(new AttrFs());
+        Task running = session.RunAsync(channel);
+
+        (ushort initHead, TestBuffer[] initRoom) = driver.PostRequest(Init(1), [FuseInHeader.Size, FuseInitIn.Size], [FuseOutHeader.Size, FuseInitOut.Size], indirect);
+        notifier.Kick();
+        (uint id, uint length) = await WaitUsedAsync(driver);
+        Assert.Equal(initHead, id);
+        Assert.Equal((uint)(FuseOutHeader.Size + FuseInitOut.Size), length);
+        FuseOutHeader initOut = OutHeader(driver.Gather(initRoom, (int)length));
+        Assert.Equal(0, initOut.Error);
+        Assert.Equal(1ul, initOut.Unique);
+
+        // Header and arguments scattered over three readable buffers; the reply over two writable ones.
+        byte[] getattr = Request(FuseOpcode.GetAttr, 2, 77, new FuseGetattrIn());
+        (ushort head, TestBuffer[] room) = driver.PostRequest(getattr, [20, 20, FuseGetattrIn.Size], [FuseOutHeader.Size + 8, 200], indirect);
+        notifier.Kick();
+        (id, length) = await WaitUsedAsync(driver);
+        Assert.Equal(head, id);
+        Assert.Equal((uint)(FuseOutHeader.Size + FuseAttrOut.Size), length);
+        byte[] reply = driver.Gather(room, (int)length);
+        FuseOutHeader header = OutHeader(reply);
+        Assert.Equal(0, header.Error);
+        Assert.Equal(2ul, header.Unique);
+        Assert.Equal(length, header.Len);
+        FuseAttrOut attr = MemoryMarshal.Read<FuseAttrOut>(reply.AsSpan(FuseOutHeader.Size));
+        Assert.Equal(77ul, attr.Attr.Ino);
+        Assert.Equal(4242ul, attr.Attr.Size);
+        Assert.True(notifier.Calls >= 1);
+
+        channel.Shutdown();
+        await running.WaitAsync(WaitLimit);
+    }
+
+    [Fact]
+    public async Task ForgetChainComesBackWithLengthZero()
+    {
+        using var driver = new GuestDriver();
+        var notifier = new TestNotifier();
+        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 1 << 17);
+        var fs = new AttrFs();
+        var session = new FuseSession(fs);
+        Task running = session.RunAsync(channel);
+
+        driver.PostRequest(Init(1), [FuseInHeader.Size + FuseInitIn.Size], [FuseOutHeader.Size + FuseInitOut.Size]);
+        notifier.Kick();
+        await WaitUsedAsync(driver);
+
+        (ushort head, _) = driver.PostRequest(Request(FuseOpcode.Forget, 3, 5, new FuseForgetIn { Nlookup = 1 }), [FuseInHeader.Size + FuseForgetIn.Size], []);
+        notifier.Kick();
+        Assert.Equal((head, 0u), await WaitUsedAsync(driver));
+        Assert.Equal(1, fs.Forgets);
+
+        // A request that needs a reply but brought no room for one still gets its chain back, empty.
+        (head, _) = driver.PostRequest(Request(FuseOpcode.GetAttr, 4, 1, new FuseGetattrIn()), [FuseInHeader.Size + FuseGetattrIn.Size], []);
+        notifier.Kick();
+        Assert.Equal((head, 0u), await WaitUsedAsync(driver));
+
+        channel.Shutdown();
+        await running.WaitAsync(WaitLimit);
+    }
+
+    [Fact]
+    public async Task ReceiveHandsOverTheRequestAndCompleteScattersTheReply()
+    {
+        using var driver = new GuestDriver();
+        var notifier = new TestNotifier();
+        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 4096);
+
+        byte[] request = Request(FuseOpcode.GetAttr, 9, 1, new FuseGetattrIn());
+        (ushort head, TestBuffer[] room) = driver.PostRequest(request, [7, request.Length - 7], [5, 11, 100]);
+        var buffer = new byte[4096];
+        FuseChannelRequest received = await channel.ReceiveAsync(buffer, default).AsTask().WaitAsync(WaitLimit);
+        Assert.Equal(request.Length, received.Length);
+        Assert.Equal(116, received.ReplyCapacity);
+        Assert.Equal(request, buffer[..request.Length]);
+
+        byte[] reply = [.. Enumerable.Range(0, 30).Select(i => (byte)i)];
+        await channel.CompleteAsync(received, reply, default);
+        Assert.Equal((head, 30u), driver.TakeUsed());
+        Assert.Equal(reply, driver.Gather(room, 30));
+        Assert.Equal(1, notifier.Calls);
+
+        // A second completion of the same token is refused: the chain is the guest's again.
+        await Assert.ThrowsAsync<FuseChannelException>(async () => await channel.CompleteAsync(received, reply, default));
+    }
+
+    [Fact]
+    public async Task ReplyLargerThanTheRoomBecomesAnEioReply()
+    {
+        using var driver = new GuestDriver();
+        var notifier = new TestNotifier();
+        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 4096);
+        (ushort head, TestBuffer[] room) = driver.PostRequest(Request(FuseOpcode.GetAttr, 9, 1, new FuseGetattrIn()), [56], [24]);
+        FuseChannelRequest received = await channel.ReceiveAsync(new byte[4096], default).AsTask().WaitAsync(WaitLimit);
+
+        var reply = new byte[FuseOutHeader.Size + FuseAttrOut.Size];
+        var header = new FuseOutHeader { Len = (uint)reply.Length, Unique = 9 };
+        MemoryMarshal.Write(reply, in header);
+        await channel.CompleteAsync(received, reply, default);
+
+        Assert.Equal((head, (uint)FuseOutHeader.Size), driver.TakeUsed());
+        FuseOutHeader written = OutHeader(driver.Gather(room, FuseOutHeader.Size));
+        Assert.Equal(-(int)Errno.EIO, written.Error);
+        Assert.Equal(9ul, written.Unique);
+        Assert.Equal((uint)FuseOutHeader.Size, written.Len);
+        Assert.Equal(0xEE, driver.ReadGuest(room[0].Address + FuseOutHeader.Size, 1)[0]);
+    }
+
+    [Fact]
+    public async Task ChainTooShortForAHeaderIsReturnedEmptyAndSkipped()
+    {
+        using var driver = new GuestDriver();
+        var notifier = new TestNotifier();
+        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 4096);
+        (ushort shortHead, _) = driver.PostRequest(new byte[8], [8], [64]);
+        byte[] request = Request(FuseOpcode.GetAttr, 4, 1, new FuseGetattrIn());
+        driver.PostRequest(request, [request.Length], [64]);
+
+        FuseChannelRequest received = await channel.ReceiveAsync(new byte[4096], default).AsTask().WaitAsync(WaitLimit);
+        Assert.Equal(request.Length, received.Length);
+        Assert.Equal((shortHead, 0u), driver.TakeUsed());
+    }
+
+    [Fact]
+    public async Task ReceiveWaitsForAKickAndShutdownEndsTheStream()
+    {
+        using var driver = new GuestDriver();
+        var notifier = new TestNotifier();
+        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 4096);
+
+        ValueTask<FuseChannelRequest> waiting = channel.ReceiveAsync(new byte[4096], default);
+        await Task.Delay(20);
+        Assert.False(waiting.IsCompleted);
+        byte[] request = Request(FuseOpcode.GetAttr, 4, 1, new FuseGetattrIn());
+        driver.PostRequest(request, [request.Length], [64]);
+        notifier.Kick();
+        Assert.Equal(request.Length, (await waiting.AsTask().WaitAsync(WaitLimit)).Length);
+
+        ValueTask<FuseChannelRequest> next = channel.ReceiveAsync(new byte[4096], default);
+        channel.Shutdown();
+        Assert.True((await next.AsTask().WaitAsync(WaitLimit)).IsEndOfStream);
+        Assert.True((await channel.ReceiveAsync(new byte[4096], default)).IsEndOfStream);
+    }
+
+    [Fact]
+    public async Task BrokenQueueEndsTheChannelWithAChannelException()
+    {
+        using var driver = new GuestDriver(size: 8);
+        var notifier = new TestNotifier();
+        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 4096);
+        driver.SetAvailIndex(100);
+        FuseChannelException e = await Assert.ThrowsAsync<FuseChannelException>(async () => await channel.ReceiveAsync(new byte[4096], default));
+        VirtqueueException inner = Assert.IsType<VirtqueueException>(e.InnerException);
+        Assert.Equal(VirtqueueViolation.AvailIndexJump, inner.Violation);
+    }
+
+    [Fact]
+    public async Task BrokenQueueEndsTheSessionWithoutHarmingTheProcess()
+    {
+        using var driver = new GuestDriver();
+        var notifier = new TestNotifier();
+        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 1 << 17);
+        var session = new FuseSession(new AttrFs());
+        Task running = session.RunAsync(channel);
+        driver.PostChain(new TestBuffer(0x10, 64, false));
+        notifier.Kick();
+        await Assert.ThrowsAsync<FuseChannelException>(() => running.WaitAsync(WaitLimit));
+        Assert.Equal(VirtqueueViolation.BufferUnmapped, driver.Queue.Violation);
+    }
+
+    [Fact]
+    public async Task ManyRequestsWhileTheMemoryTableIsSwapped()
+    {
+        using var driver = new GuestDriver(size: 64, eventIndex: true);
+        var notifier = new TestNotifier();
+        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 1 << 17);
+        var session = new FuseSession(new AttrFs(), new FuseSessionOptions { WorkersPerChannel = 2 });
+        Task running = session.RunAsync(channel);
+
+        using var stop = new CancellationTokenSource();
+        var swapper = new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                driver.Memory.SetRegions([driver.Ram.Region(GuestDriver.Gpa, GuestDriver.Uaddr, 0, GuestDriver.RamSize)]);
+            }
+        });
+        swapper.Start();
+        try
+        {
+            driver.PostRequest(Init(1), [FuseInHeader.Size + FuseInitIn.Size], [FuseOutHeader.Size + FuseInitOut.Size]);
+            notifier.Kick();
+            await WaitUsedAsync(driver);
+
+            for (ulong unique = 2; unique < 200; unique++)
+            {
+                byte[] request = Request(FuseOpcode.GetAttr, unique, unique, new FuseGetattrIn());
+                (ushort head, TestBuffer[] room) = driver.PostRequest(request, [request.Length], [FuseOutHeader.Size + FuseAttrOut.Size]);
+                notifier.Kick();
+                (uint id, uint length) = await WaitUsedAsync(driver);
+                Assert.Equal(head, id);
+                byte[] reply = driver.Gather(room, (int)length);
+                Assert.Equal(unique, OutHeader(reply).Unique);
+                Assert.Equal(unique, MemoryMarshal.Read<FuseAttrOut>(reply.AsSpan(FuseOutHeader.Size)).Attr.Ino);
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            swapper.Join();
+        }
+
+        channel.Shutdown();
+        await running.WaitAsync(WaitLimit);
+    }
+}
