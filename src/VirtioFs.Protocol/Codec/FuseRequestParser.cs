@@ -14,6 +14,9 @@ internal static class FuseRequestParser
     /// <summary>Where <c>unique</c> sits in <c>fuse_in_header</c>, for answering requests whose header is truncated.</summary>
     public const int UniqueOffset = 8;
 
+    /// <summary>Where <c>opcode</c> sits in <c>fuse_in_header</c>.</summary>
+    public const int OpcodeOffset = 4;
+
     /// <summary>Splits a request into header and body; the body excludes the extension area.</summary>
     /// <returns><see cref="Errno.Success"/>, <see cref="Errno.EIO"/> when the lengths are inconsistent, <see cref="Errno.EINVAL"/> for a bad extension area.</returns>
     public static Errno ReadHeader(ReadOnlyMemory<byte> request, out FuseInHeader header, out ReadOnlyMemory<byte> body, out FuseRequestExtensions extensions)

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
@@ -267,9 +268,16 @@ public sealed partial class FuseSession
 
         int room = Math.Min(received.ReplyCapacity, worker.Reply.Length);
         ValueTask<int> handled = new(0);
-        if (room >= FuseReplyWriter.HeaderSize && received.Length <= worker.Request.Length)
+        if (received.Length <= worker.Request.Length && room >= FuseReplyWriter.HeaderSize)
         {
             handled = HandleAsync(worker, worker.Request.AsMemory(0, received.Length), worker.Reply.AsMemory(0, room));
+        }
+        else if (received.Length <= worker.Request.Length && IsNoReply(worker.Request.AsSpan(0, received.Length)))
+        {
+            // FORGET and BATCH_FORGET come without reply room over virtio-fs (out-only chains on the hiprio queue).
+            // Whatever the session would answer for a malformed one goes to the spare room and is never sent.
+            handled = HandleAsync(worker, worker.Request.AsMemory(0, received.Length), worker.Reply);
+            room = 0;
         }
         else
         {
@@ -283,8 +291,13 @@ public sealed partial class FuseSession
         }
 
         int length = await handled.ConfigureAwait(false);
-        return await CompleteAsync(channel, worker, received, length).ConfigureAwait(false) ? worker : null;
+        return await CompleteAsync(channel, worker, received, length <= room ? length : 0).ConfigureAwait(false) ? worker : null;
     }
+
+    /// <summary>Whether <paramref name="request"/> carries an opcode that is never answered (FORGET, BATCH_FORGET, INTERRUPT, …).</summary>
+    private static bool IsNoReply(ReadOnlySpan<byte> request)
+        => request.Length >= FuseInHeader.Size
+            && FuseOpcodeTable.Get(BinaryPrimitives.ReadUInt32LittleEndian(request.Slice(FuseRequestParser.OpcodeOffset))) is { NoReply: true };
 
     /// <summary>Sends the reply; false when the session is over (DESTROY handled).</summary>
     private async ValueTask<bool> CompleteAsync(IFuseChannel channel, FuseWorker worker, FuseChannelRequest received, int length)

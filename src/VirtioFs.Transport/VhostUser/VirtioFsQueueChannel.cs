@@ -167,11 +167,9 @@ internal sealed class VirtioFsQueueChannel : IFuseChannel
         // A request longer than the buffer is reported at its true length: the session drops it (completing it
         // with no reply) instead of parsing a truncated copy.
         int length = (int)Math.Min(chain.ReadableLength, int.MaxValue);
-        // A chain with no room for even an out header is how Linux sends FORGET/BATCH_FORGET (out-only, hiprio queue).
-        // The session drops requests whose reply room is under a header without handling them, so the room is
-        // reported as at least one header: no-reply requests are then served, and any reply that does not fit is
-        // refused by the queue and the chain returned empty (CompleteAsync).
-        int capacity = (int)Math.Clamp(chain.WritableLength, (ulong)FuseOutHeader.Size, int.MaxValue);
+        // A chain with no writable part is how Linux sends FORGET/BATCH_FORGET (out-only, hiprio queue): the session
+        // serves no-reply requests whatever the room, and drops the others when the room cannot hold a reply header.
+        int capacity = (int)Math.Min(chain.WritableLength, int.MaxValue);
         request = new FuseChannelRequest(length, capacity, MakeToken(chain));
         return true;
     }

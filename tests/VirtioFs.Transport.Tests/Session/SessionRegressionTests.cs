@@ -59,6 +59,41 @@ public sealed class SessionRegressionTests
         return request;
     }
 
+    /// <summary>Counts the calls that matter when the client gives no room for a reply.</summary>
+    private sealed class ForgetProbeFs : FuseFileSystem
+    {
+        private int _forgets;
+        private int _lookups;
+
+        public int Forgets => Volatile.Read(ref _forgets);
+
+        public int Lookups => Volatile.Read(ref _lookups);
+
+        public override void Forget(ulong nodeId, ulong lookupCount) => Interlocked.Increment(ref _forgets);
+
+        public override ValueTask<FuseResult<FuseEntryOut>> LookupAsync(FuseRequestContext context, ReadOnlyMemory<byte> name)
+        {
+            Interlocked.Increment(ref _lookups);
+            return new(Errno.ENOENT);
+        }
+    }
+
+    [Fact]
+    public async Task AForgetWithNoReplyRoomIsServedAndARequestNeedingAReplyIsDropped()
+    {
+        // Over virtio-fs, FORGET arrives on an out-only chain: no room at all for a reply.
+        var fs = new ForgetProbeFs();
+        await using FuseLoopbackHost host = await FuseLoopbackHost.StartAsync(fs);
+
+        Assert.Null(await host.Client.SendRawAsync(Request(FuseOpcode.Forget, 10, new FuseForgetIn { Nlookup = 1 }), replyRoom: 0));
+        byte[] lookup = [.. Request(FuseOpcode.Lookup, 12, new FuseForgetIn()).AsSpan(0, FuseInHeader.Size), .. "x\0"u8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(lookup, (uint)lookup.Length);
+        Assert.Null(await host.Client.SendRawAsync(lookup, replyRoom: 0));
+
+        Assert.Equal(1, fs.Forgets);
+        Assert.Equal(0, fs.Lookups);
+    }
+
     [Fact]
     public async Task ResendNeedsHasResendNegotiated()
     {
