@@ -52,7 +52,7 @@ public sealed class SingleWorkerLockTests(Workspace workspace)
     public async Task Two_waiters_and_the_holder_progress_with_one_worker(string kind)
     {
         KernelEnvironment.Require();
-        (string source, string mountPoint) = Directories($"t1-{kind}");
+        (string source, string mountPoint) = workspace.CreateDirectories($"t1-{kind}");
         using PassthroughServer server = PassthroughServer.Start(source, mountPoint, "--threads", "1", "--cache", "never", "--allow-other");
         string path = Path.Combine(mountPoint, "f");
         await File.WriteAllTextAsync(path, "0123456789");
@@ -94,7 +94,7 @@ public sealed class SingleWorkerLockTests(Workspace workspace)
     public async Task A_killed_waiter_leaves_the_queue(string kind)
     {
         KernelEnvironment.Require();
-        (string source, string mountPoint) = Directories($"kill-{kind}");
+        (string source, string mountPoint) = workspace.CreateDirectories($"kill-{kind}");
         using PassthroughServer server = PassthroughServer.Start(source, mountPoint, "--threads", "1", "--cache", "never");
         string path = Path.Combine(mountPoint, "f");
         await File.WriteAllTextAsync(path, "0123456789");
@@ -128,15 +128,5 @@ public sealed class SingleWorkerLockTests(Workspace workspace)
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"timed out waiting for {what}");
             await Task.Delay(20);
         }
-    }
-
-    private (string Source, string MountPoint) Directories(string tag)
-    {
-        string source = Path.Combine(workspace.Base, "source-" + tag), mountPoint = Path.Combine(workspace.Base, "mnt-" + tag);
-        Directory.CreateDirectory(source);
-        Directory.CreateDirectory(mountPoint);
-        File.SetUnixFileMode(source, (UnixFileMode)0x1FF);
-        File.SetUnixFileMode(mountPoint, (UnixFileMode)0x1ED);
-        return (source, mountPoint);
     }
 }

@@ -23,7 +23,7 @@ public sealed class ModeTests(Workspace workspace)
     {
         KernelEnvironment.Require();
         string tag = string.Join('-', options).Replace("--", "", StringComparison.Ordinal);
-        (string source, string mountPoint) = Directories(tag);
+        (string source, string mountPoint) = workspace.CreateDirectories(tag);
         using PassthroughServer server = PassthroughServer.Start(source, mountPoint, [.. options, "--allow-other"]);
         var failures = new List<string>();
         // With the writeback cache, SEEK_DATA/SEEK_HOLE answer from the client's size (see PassthroughFileSystem.LseekAsync).
@@ -42,7 +42,7 @@ public sealed class ModeTests(Workspace workspace)
     public void Read_only_export_refuses_changes()
     {
         KernelEnvironment.Require();
-        (string source, string mountPoint) = Directories("readonly");
+        (string source, string mountPoint) = workspace.CreateDirectories("readonly");
         File.WriteAllText(Path.Combine(source, "f"), "content");
         Directory.CreateDirectory(Path.Combine(source, "d"));
         using PassthroughServer server = PassthroughServer.Start(source, mountPoint, "--readonly", "--allow-other");
@@ -69,15 +69,5 @@ public sealed class ModeTests(Workspace workspace)
         }
 
         Assert.Equal("content", File.ReadAllText(Path.Combine(source, "f")));
-    }
-
-    private (string Source, string MountPoint) Directories(string tag)
-    {
-        string source = Path.Combine(workspace.Base, "source-" + tag), mountPoint = Path.Combine(workspace.Base, "mnt-" + tag);
-        Directory.CreateDirectory(source);
-        Directory.CreateDirectory(mountPoint);
-        File.SetUnixFileMode(source, (UnixFileMode)0x1FF);
-        File.SetUnixFileMode(mountPoint, (UnixFileMode)0x1ED);
-        return (source, mountPoint);
     }
 }

@@ -54,6 +54,17 @@ public sealed class Workspace : IDisposable
 
     public string ServerLog => _server?.Log ?? "";
 
+    /// <summary>A fresh source directory (writable by everyone) and mount point under <see cref="Base"/>, for a test's own mount.</summary>
+    public (string Source, string MountPoint) CreateDirectories(string tag)
+    {
+        string source = Path.Combine(Base, "source-" + tag), mountPoint = Path.Combine(Base, "mnt-" + tag);
+        Directory.CreateDirectory(source);
+        Directory.CreateDirectory(mountPoint);
+        File.SetUnixFileMode(source, (UnixFileMode)0x1FF);
+        File.SetUnixFileMode(mountPoint, (UnixFileMode)0x1ED);
+        return (source, mountPoint);
+    }
+
     public ProbeProcess Probe(Who who)
     {
         lock (_probes)
