@@ -12,26 +12,28 @@
 #   stat    - stat of each, after 1.1 s (the 1 s entry/attr timeouts have expired: each stat is a LOOKUP),
 #   find    - `find` over the D directories, after 1.1 s (READDIRPLUS of every directory),
 #   unlink  - unlink of each.
-# Prints per workload the median over the rounds (ops/s; entries/s for find), the ratios, and the servers' CPU.
+# Prints per workload the median over the rounds (ops/s; entries/s for find), the ratios, and the servers' CPU time
+# per operation (steadier than the rates on a shared machine: it does not count time spent waiting for a CPU).
 # Everything it mounts is unmounted on exit, however it exits.
 #
-# usage: bench/meta-bench.sh [--files N] [--dirs D] [--rounds R] [--threads T] [--baseline DLL] [--no-build]
+# usage: bench/meta-bench.sh [--files N] [--dirs D] [--rounds R] [--threads T] [--baseline DLL] [--base-threads T] [--no-build]
 #   --files N       files per round (default 5000)
 #   --dirs D        directories they are spread over (default 10)
 #   --rounds R      rounds (default 5)
 #   --threads T     Passthrough's --threads for pt and base (default: Passthrough's own default)
 #   --baseline DLL  also mount this Passthrough.dll as "base" (e.g. a copy of bin/Release/net10.0 made before a change)
+#   --base-threads T  --threads for base only (with --baseline this tree's own build: compares thread counts)
 #   --no-build      use the Passthrough build that is already there
 # Needs root (to mount) and bindfs, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-files=5000 dirs=10 rounds=5 build=1 baseline='' threads=()
+files=5000 dirs=10 rounds=5 build=1 baseline='' threads=() base_threads=()
 for ((i = 1; i <= $#; i++)); do
     arg=${!i}
     case "$arg" in
-        --files | --dirs | --rounds | --threads)
+        --files | --dirs | --rounds | --threads | --base-threads)
             i=$((i + 1))
             [[ ${!i:-} =~ ^[1-9][0-9]*$ ]] || { echo "meta-bench.sh: $arg needs a positive number" >&2; exit 2; }
             case "$arg" in
@@ -39,13 +41,14 @@ for ((i = 1; i <= $#; i++)); do
                 --dirs) dirs=${!i} ;;
                 --rounds) rounds=${!i} ;;
                 --threads) threads=(--threads "${!i}") ;;
+                --base-threads) base_threads=(--threads "${!i}") ;;
             esac ;;
         --baseline)
             i=$((i + 1))
             [[ -f ${!i:-} ]] || { echo "meta-bench.sh: --baseline needs an existing Passthrough.dll" >&2; exit 2; }
             baseline=$(realpath "${!i}") ;;
         --no-build) build=0 ;;
-        -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         *) echo "meta-bench.sh: unexpected argument '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -118,7 +121,8 @@ mount_target() { # <target> <command...>
 }
 
 mount_target pt dotnet "$pt_dll" "${threads[@]}"
-[[ -n $baseline ]] && mount_target base dotnet "$baseline" "${threads[@]}"
+((${#base_threads[@]})) || base_threads=("${threads[@]}")
+[[ -n $baseline ]] && mount_target base dotnet "$baseline" "${base_threads[@]}"
 # Debian's bindfs is built on libfuse 2: big_writes as in fs-bench.sh (no effect on metadata, same mount as there).
 bindfs_opts=(-f --no-allow-other)
 ldd "$(command -v bindfs)" 2>/dev/null | grep -q 'libfuse\.so\.2' && bindfs_opts+=(-o big_writes)
@@ -179,7 +183,7 @@ def run(target, root, pid, files, ndirs, out):
         count = fn()
         t1, c1 = time.perf_counter(), cpu_seconds(pid)
         with open(out, "a") as f:
-            f.write(f"{target}\t{name}\t{count / (t1 - t0):.6g}\t{100 * (c1 - c0) / (t1 - t0):.6g}\n")
+            f.write(f"{target}\t{name}\t{count / (t1 - t0):.6g}\t{1e6 * (c1 - c0) / count:.6g}\n")
     for d in dirs:
         os.rmdir(d)
     os.rmdir(base)
@@ -210,12 +214,12 @@ def table(path, targets):
         show(r)
     servers = [t for t in targets if t != "native"]
     print()
-    print("Server CPU (% of one core, mean over the rounds):")
+    print("Server CPU time per operation (per entry for find; µs, user + system, all its threads; median over the rounds):")
     print()
     print("| workload | " + " | ".join(servers) + " |")
     print("|---|" + "---:|" * len(servers))
     for w in order:
-        print(f"| {w} | " + " | ".join(f"{statistics.mean(cpu[w][t]):.0f} %" for t in servers) + " |")
+        print(f"| {w} | " + " | ".join(f"{statistics.median(cpu[w][t]):.1f}" for t in servers) + " |")
 
 if sys.argv[1] == "run":
     run(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7])
