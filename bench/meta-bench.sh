@@ -9,9 +9,9 @@
 # then, in every round, runs on each target in turn (the order rotates from round to round, so drift and position
 # hit every target alike):
 #   create  - open(O_CREAT|O_EXCL) + write 100 bytes + close of N files (spread over D directories),
-#   stat    - stat of each, after 1.1 s (the 1 s entry/attr timeouts have expired: each stat is a LOOKUP),
-#   find    - `find` over the D directories, after 1.1 s (READDIRPLUS of every directory),
-#   unlink  - unlink of each.
+#   find    - `find` over the D directories, after 1.1 s (the 1 s entry/attr timeouts have expired),
+#   stat    - stat of each, after 1.1 s (each stat is a LOOKUP),
+#   unlink  - unlink of each, at once (the entries are fresh: one UNLINK each).
 # Prints per workload the median over the rounds (ops/s; entries/s for find), the ratios, and the servers' CPU time
 # per operation (steadier than the rates on a shared machine: it does not count time spent waiting for a CPU).
 # Everything it mounts is unmounted on exit, however it exits.
@@ -177,8 +177,10 @@ def run(target, root, pid, files, ndirs, out):
             os.unlink(n)
         return files
 
-    for name, fn, pause in (("create", create, 0), ("stat", stat, 1.1), ("find", find, 1.1), ("unlink", unlink, 0)):
-        time.sleep(pause)  # stat and find: the 1 s entry/attr timeouts have expired, so they reach the server
+    # find and stat after 1.1 s: the 1 s entry/attr timeouts have expired, so they reach the server; unlink right after
+    # stat, as in fs-bench.sh (the entries are fresh: one UNLINK per file, no LOOKUP).
+    for name, fn, pause in (("create", create, 0), ("find", find, 1.1), ("stat", stat, 1.1), ("unlink", unlink, 0)):
+        time.sleep(pause)
         c0, t0 = cpu_seconds(pid), time.perf_counter()
         count = fn()
         t1, c1 = time.perf_counter(), cpu_seconds(pid)
