@@ -1,44 +1,51 @@
+using System.Collections.Concurrent;
 using Microsoft.Win32.SafeHandles;
 
 namespace VirtioFs.Samples.Passthrough;
 
 /// <summary>
 /// The nodes the client holds, keyed both by node id and by <c>(st_dev, st_ino)</c>: a host inode reached under
-/// several names (hard links, a rename seen from both ends) is one node. One lock guards both maps and the lookup counts;
-/// it is held only for dictionary updates, never across a system call.
+/// several names (hard links, a rename seen from both ends) is one node. One lock guards changes of both maps and the
+/// lookup counts; it is held only for dictionary updates, never across a system call. Finding a node by id, which every
+/// request does, takes no lock: the id map is a concurrent dictionary, changed only under the lock.
 /// </summary>
 internal sealed class InodeTable
 {
     private readonly Lock _lock = new();
-    private readonly Dictionary<ulong, Inode> _byId = [];
+    private readonly ConcurrentDictionary<ulong, Inode> _byId = new();
     private readonly Dictionary<(ulong Device, ulong Number), Inode> _byKey = [];
     private ulong _nextId = Protocol.FuseConstants.RootId + 1;
 
     public InodeTable(Inode root)
     {
         Root = root;
-        _byId.Add(root.NodeId, root);
+        _byId[root.NodeId] = root;
         _byKey.Add((root.Device, root.Number), root);
     }
 
     public Inode Root { get; }
 
-    public int Count
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _byId.Count;
-            }
-        }
-    }
+    public int Count => _byId.Count;
 
-    public Inode? Get(ulong nodeId)
+    public Inode? Get(ulong nodeId) => _byId.GetValueOrDefault(nodeId);
+
+    /// <summary>Counts one lookup of the host inode <c>(<paramref name="device"/>, <paramref name="number"/>)</c> if the
+    /// client already holds a node for it (then no new <c>O_PATH</c> descriptor is needed); null if it does not.</summary>
+    public Inode? TryAcquire(ulong device, ulong number)
     {
         lock (_lock)
         {
-            return _byId.GetValueOrDefault(nodeId);
+            if (!_byKey.TryGetValue((device, number), out Inode? inode))
+            {
+                return null;
+            }
+
+            if (inode != Root)
+            {
+                inode.LookupCount++;
+            }
+
+            return inode;
         }
     }
 
@@ -54,7 +61,7 @@ internal sealed class InodeTable
             if (!duplicate)
             {
                 inode = new Inode(_nextId++, device, number, pathFd);
-                _byId.Add(inode.NodeId, inode);
+                _byId[inode.NodeId] = inode;
                 _byKey.Add((device, number), inode);
             }
 
@@ -86,7 +93,7 @@ internal sealed class InodeTable
             inode.LookupCount = count >= inode.LookupCount ? 0 : inode.LookupCount - count;
             if (inode.LookupCount == 0)
             {
-                _byId.Remove(nodeId);
+                _byId.TryRemove(nodeId, out _);
                 _byKey.Remove((inode.Device, inode.Number));
                 gone = inode;
             }
@@ -104,7 +111,7 @@ internal sealed class InodeTable
             gone = [.. _byId.Values.Where(i => i != Root)];
             _byId.Clear();
             _byKey.Clear();
-            _byId.Add(Root.NodeId, Root);
+            _byId[Root.NodeId] = Root;
             _byKey.Add((Root.Device, Root.Number), Root);
         }
 

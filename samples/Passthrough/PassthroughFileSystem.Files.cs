@@ -59,7 +59,7 @@ public sealed unsafe partial class PassthroughFileSystem
             fd = Interop.OpenAt(parent.PathFd, Terminate(name.Span, n), flags | Interop.O_NOFOLLOW | Interop.O_CLOEXEC, args.Mode);
         }
 
-        return new(fd < 0 ? Interop.LastErrno : Created(parent, Interop.Own(fd), flags & ~(Interop.O_CREAT | Interop.O_EXCL | Interop.O_TRUNC)));
+        return new(fd < 0 ? Interop.LastErrno : Created(parent, Interop.Own(fd), flags & ~(Interop.O_CREAT | Interop.O_EXCL | Interop.O_TRUNC), n));
     }
 
     /// <inheritdoc/>
@@ -86,24 +86,42 @@ public sealed unsafe partial class PassthroughFileSystem
             fd = Interop.OpenAt(parent.PathFd, dot, flags | Interop.O_TMPFILE | Interop.O_CLOEXEC, args.Mode);
         }
 
-        return new(fd < 0 ? Interop.LastErrno : Created(parent, Interop.Own(fd), flags));
+        return new(fd < 0 ? Interop.LastErrno : Created(parent, Interop.Own(fd), flags, name: null));
     }
 
     /// <summary>Registers the inode of a file just created and opened as <paramref name="fd"/>, and a handle for it.</summary>
-    private FuseResult<FuseCreateOut> Created(Inode parent, SafeFileHandle fd, int flags)
+    /// <param name="parent">The directory it was created in.</param>
+    /// <param name="fd">The open file (owned from here on).</param>
+    /// <param name="flags">The handle's host open flags.</param>
+    /// <param name="name">The name it was created under (NUL-terminated), or null for an <c>O_TMPFILE</c>.</param>
+    private FuseResult<FuseCreateOut> Created(Inode parent, SafeFileHandle fd, int flags, byte* name)
     {
-        // An O_PATH descriptor of the very inode that was opened (a lookup by name could race with a rename).
-        byte* proc = stackalloc byte[ProcPathMax];
-        int pathFd = Interop.OpenAt(Interop.AT_FDCWD, ProcPath((int)fd.DangerousGetHandle(), proc), Interop.O_PATH | Interop.O_CLOEXEC, 0);
-        FuseEntryOut entry = default;
-        Errno error = pathFd < 0 ? Interop.LastErrno : Register(Interop.Own(pathFd), parent.Device, out entry);
+        // The node is the inode that was opened, whatever has happened to the name since: its identity and attributes
+        // come from the open descriptor.
+        FuseStatx st;
+        Errno error = StatInode(fd, &st);
         if (error != Errno.Success)
         {
             fd.Dispose();
             return error;
         }
 
-        Inode inode = Node(entry.Nodeid)!;
+        ulong device = DeviceOf(st);
+        Inode? inode = _inodes.TryAcquire(device, st.Ino);
+        if (inode is null)
+        {
+            SafeFileHandle? pathFd = PathDescriptor(parent, fd, name, device, st.Ino);
+            if (pathFd is null)
+            {
+                error = Interop.LastErrno;
+                fd.Dispose();
+                return error;
+            }
+
+            inode = _inodes.Acquire(device, st.Ino, pathFd);
+        }
+
+        FuseEntryOut entry = Entry(inode, st, parent.Device);
         FuseResult<FuseOpenOut> open = OpenReply(new FileHandle(inode, fd, flags), regular: true);
         if (!open.IsSuccess)
         {
@@ -112,6 +130,34 @@ public sealed unsafe partial class PassthroughFileSystem
         }
 
         return new FuseCreateOut { Entry = entry, Open = open.Value };
+    }
+
+    /// <summary>An <c>O_PATH</c> descriptor of the inode <paramref name="fd"/> is open on (<paramref name="device"/>,
+    /// <paramref name="number"/>), or null (errno set).</summary>
+    /// <remarks>Opening the name again is much cheaper than reopening <c>/proc/self/fd/N</c> (a walk through procfs and
+    /// its magic link), but another process may have renamed or replaced the file since it was created: the descriptor
+    /// is kept only if it is the same inode, else (and for an <c>O_TMPFILE</c>, which has no name) <c>/proc</c> it is.</remarks>
+    private static SafeFileHandle? PathDescriptor(Inode parent, SafeFileHandle fd, byte* name, ulong device, ulong number)
+    {
+        if (name is not null)
+        {
+            int byName = Interop.OpenAt(parent.PathFd, name, Interop.O_PATH | Interop.O_NOFOLLOW | Interop.O_CLOEXEC, 0);
+            if (byName >= 0)
+            {
+                SafeFileHandle candidate = Interop.Own(byName);
+                FuseStatx st;
+                if (StatInode(candidate, &st) == Errno.Success && DeviceOf(st) == device && st.Ino == number)
+                {
+                    return candidate;
+                }
+
+                candidate.Dispose();
+            }
+        }
+
+        byte* proc = stackalloc byte[ProcPathMax];
+        int pathFd = Interop.OpenAt(Interop.AT_FDCWD, ProcPath((int)fd.DangerousGetHandle(), proc), Interop.O_PATH | Interop.O_CLOEXEC, 0);
+        return pathFd < 0 ? null : Interop.Own(pathFd);
     }
 
     /// <summary>The host flags for a client's open flags: no controlling terminal, and with the writeback cache the

@@ -232,9 +232,13 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
             return error;
         }
 
-        ulong device = DeviceOf(st);
-        Inode inode = _inodes.Acquire(device, st.Ino, pathFd);
-        entry = new FuseEntryOut
+        entry = Entry(_inodes.Acquire(DeviceOf(st), st.Ino, pathFd), st, parentDevice);
+        return Errno.Success;
+    }
+
+    private FuseEntryOut Entry(Inode inode, in FuseStatx st, ulong parentDevice)
+    {
+        var entry = new FuseEntryOut
         {
             Nodeid = inode.NodeId,
             EntryValid = _timeout,
@@ -243,18 +247,36 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
             AttrValidNsec = _timeoutNsec,
             Attr = ToAttr(st),
         };
-        if (device != parentDevice && Submounts)
+        if (inode.Device != parentDevice && Submounts)
         {
             // Another host filesystem is mounted here: the client gives it its own superblock (and st_dev).
             entry.Attr.Flags |= (uint)FuseAttrFlags.Submount;
         }
 
-        return Errno.Success;
+        return entry;
     }
 
     /// <summary>Looks <paramref name="name"/> (NUL-terminated) up in <paramref name="parent"/> without following a final symlink.</summary>
+    /// <remarks>Most lookups are of inodes the client already holds (its entry timed out, or READDIRPLUS lists a
+    /// directory again): a <c>statx</c> of the name finds them in the table, without opening and closing an
+    /// <c>O_PATH</c> descriptor. Only a new inode is opened, and then its node is made from the descriptor's own
+    /// <c>statx</c> (the name may have been replaced in between; what was opened is what the node is). Like
+    /// <c>openat(O_PATH)</c>, the <c>statx</c> neither follows a final symlink nor triggers an automount.</remarks>
     private Errno LookupName(Inode parent, byte* name, out FuseEntryOut entry)
     {
+        FuseStatx st;
+        if (Interop.Statx(parent.PathFd, name, Interop.AT_SYMLINK_NOFOLLOW | Interop.AT_NO_AUTOMOUNT, Interop.STATX_BASIC_STATS, &st) != 0)
+        {
+            entry = default;
+            return Interop.LastErrno;
+        }
+
+        if (_inodes.TryAcquire(DeviceOf(st), st.Ino) is { } known)
+        {
+            entry = Entry(known, st, parent.Device);
+            return Errno.Success;
+        }
+
         int fd = Interop.OpenAt(parent.PathFd, name, Interop.O_PATH | Interop.O_NOFOLLOW | Interop.O_CLOEXEC, 0);
         if (fd < 0)
         {

@@ -34,6 +34,7 @@ internal static unsafe partial class Interop
     internal const int AT_REMOVEDIR = 0x200;
     internal const int AT_EACCESS = 0x200;
     internal const int AT_SYMLINK_FOLLOW = 0x400;
+    internal const int AT_NO_AUTOMOUNT = 0x800;
     internal const int AT_EMPTY_PATH = 0x1000;
     internal const int AT_STATX_SYNC_TYPE = 0x6000;
 
