@@ -7,40 +7,16 @@ namespace VirtioFs.Transport;
 
 public sealed partial class FuseLoopbackClient
 {
+    /// <summary>GETXATTR/LISTXATTR: an empty <paramref name="buffer"/> asks for the size (a <c>fuse_getxattr_out</c>
+    /// reply), any other gets the data.</summary>
+    private ValueTask<FuseResult<int>> CallXattrAsync(PendingRequest pending, Memory<byte> buffer)
+        => buffer.IsEmpty ? CallXattrSizeAsync(pending) : CallDataAsync(pending, buffer);
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<FuseResult<int>> CallXattrAsync(PendingRequest pending, Memory<byte> buffer)
+    private async ValueTask<FuseResult<int>> CallXattrSizeAsync(PendingRequest pending)
     {
-        try
-        {
-            int length = await Send(pending).ConfigureAwait(false);
-            Errno error = ReadStatus(pending, length, out ReadOnlySpan<byte> payload);
-            if (error != Errno.Success)
-            {
-                return error;
-            }
-
-            if (buffer.IsEmpty)
-            {
-                if (payload.Length != FuseGetxattrOut.StructSize)
-                {
-                    throw new FuseProtocolException("Size query answered without fuse_getxattr_out.", Errno.EPROTO);
-                }
-
-                return (int)MemoryMarshal.Read<FuseGetxattrOut>(payload).Size;
-            }
-
-            if (payload.Length > buffer.Length)
-            {
-                throw new FuseProtocolException("Attribute data exceeds the size asked for.", Errno.EPROTO);
-            }
-
-            payload.CopyTo(buffer.Span);
-            return payload.Length;
-        }
-        finally
-        {
-            _pair.Return(pending);
-        }
+        FuseResult<FuseGetxattrOut> result = await CallAsync<FuseGetxattrOut>(pending).ConfigureAwait(false);
+        return result.IsSuccess ? (int)result.Value.Size : result.Error;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
