@@ -267,17 +267,13 @@ public sealed partial class FuseSession
         }
 
         int room = Math.Min(received.ReplyCapacity, worker.Reply.Length);
+        bool fits = room >= FuseReplyWriter.HeaderSize;
         ValueTask<int> handled = new(0);
-        if (received.Length <= worker.Request.Length && room >= FuseReplyWriter.HeaderSize)
+        if (received.Length <= worker.Request.Length && (fits || IsNoReply(worker.Request.AsSpan(0, received.Length))))
         {
-            handled = HandleAsync(worker, worker.Request.AsMemory(0, received.Length), worker.Reply.AsMemory(0, room));
-        }
-        else if (received.Length <= worker.Request.Length && IsNoReply(worker.Request.AsSpan(0, received.Length)))
-        {
-            // FORGET and BATCH_FORGET come without reply room over virtio-fs (out-only chains on the hiprio queue).
-            // Whatever the session would answer for a malformed one goes to the spare room and is never sent.
-            handled = HandleAsync(worker, worker.Request.AsMemory(0, received.Length), worker.Reply);
-            room = 0;
+            // FORGET and BATCH_FORGET come without reply room over virtio-fs (out-only chains on the hiprio queue):
+            // whatever the session would answer for a malformed one goes to the worker's own buffer and is never sent.
+            handled = HandleAsync(worker, worker.Request.AsMemory(0, received.Length), fits ? worker.Reply.AsMemory(0, room) : worker.Reply);
         }
         else
         {
@@ -291,7 +287,7 @@ public sealed partial class FuseSession
         }
 
         int length = await handled.ConfigureAwait(false);
-        return await CompleteAsync(channel, worker, received, length <= room ? length : 0).ConfigureAwait(false) ? worker : null;
+        return await CompleteAsync(channel, worker, received, fits ? length : 0).ConfigureAwait(false) ? worker : null;
     }
 
     /// <summary>Whether <paramref name="request"/> carries an opcode that is never answered (FORGET, BATCH_FORGET, INTERRUPT, …).</summary>

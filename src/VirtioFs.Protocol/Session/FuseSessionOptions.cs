@@ -114,11 +114,7 @@ public sealed class FuseSessionOptions
         get => _mapAlignment;
         set
         {
-            if (value is < 0 or > 21)
-            {
-                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), "MapAlignment is log2 of the alignment and must be between 0 and 21, so that 2 MiB is a multiple of 1 << MapAlignment.");
-            }
-
+            CheckMapAlignment(value, nameof(value));
             _mapAlignment = value;
         }
     }
@@ -135,9 +131,9 @@ public sealed class FuseSessionOptions
         get => _mappingServer;
         set
         {
-            if (value is not null && value.MapAlignment is < 0 or > 21)
+            if (value is not null)
             {
-                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), "The mapping server's MapAlignment must be between 0 and 21, so that 2 MiB is a multiple of 1 << MapAlignment.");
+                CheckMapAlignment(value.MapAlignment, nameof(value));
             }
 
             _mappingServer = value;
@@ -194,6 +190,15 @@ public sealed class FuseSessionOptions
             }
 
             _maxPendingRequests = value;
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="mapAlignment"/> is 0 to 21, so that 2 MiB (the client's mapping size) is a multiple of the alignment.</summary>
+    private static void CheckMapAlignment(int mapAlignment, string parameter)
+    {
+        if (mapAlignment is < 0 or > 21)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(parameter, "MapAlignment is log2 of the alignment and must be between 0 and 21, so that 2 MiB is a multiple of 1 << MapAlignment.");
         }
     }
 
