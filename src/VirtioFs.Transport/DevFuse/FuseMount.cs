@@ -19,7 +19,6 @@ public sealed partial class FuseMount : IAsyncDisposable
 
     private readonly FuseConnectionControl _control;
     private readonly SafeFileHandle? _fusermountSocket;
-    private readonly bool _viaFusermount;
     private readonly FuseMountOptions _options;
     private readonly List<DevFuseChannel> _channels = [];
     private int _unmounted;
@@ -30,7 +29,6 @@ public sealed partial class FuseMount : IAsyncDisposable
         _options = options;
         _control = control;
         _fusermountSocket = fusermountSocket;
-        _viaFusermount = fusermountSocket is not null;
     }
 
     /// <summary>The mount point.</summary>
@@ -120,9 +118,9 @@ public sealed partial class FuseMount : IAsyncDisposable
 
         try
         {
-            if (_viaFusermount)
+            if (_fusermountSocket is not null)
             {
-                RunFusermount(["-u", .. _options.LazyUnmount ? new[] { "-z" } : [], "--", MountPoint], null);
+                RunFusermount(["-u", .. _options.LazyUnmount ? new[] { "-z" } : [], "--", MountPoint]);
             }
             else if (Interop.Umount2(MountPoint, _options.LazyUnmount ? Interop.MNT_DETACH : 0) != 0)
             {
