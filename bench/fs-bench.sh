@@ -42,6 +42,7 @@ reps=3
 
 # --- Debian packages --------------------------------------------------------------------------------------
 source scripts/debian-packages.sh
+source bench/lib.sh
 ensure_debian_packages fio bindfs fuse3 python3
 
 if ! command -v dotnet >/dev/null; then
@@ -70,37 +71,14 @@ work=$(mktemp -d /dev/shm/fs-bench.XXXXXX)
 native=$work/native bindsrc=$work/bindfs-src ours_mnt=$work/mnt-ours bindfs_mnt=$work/mnt-bindfs
 ptsrc=$work/pt-src pt_mnt=$work/mnt-pt ptpsrc=$work/ptp-src ptp_mnt=$work/mnt-ptp
 mkdir -p "$native" "$bindsrc" "$ours_mnt" "$bindfs_mnt" "$ptsrc" "$pt_mnt" "$ptpsrc" "$ptp_mnt"
-ours_pid='' bindfs_pid='' pt_pid='' ptp_pid='' child=''
-
-is_mounted() { awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts; }
-
-stop_server() { # <pid> <mountpoint> <unmount command...>
-    local pid=$1 mnt=$2
-    shift 2
-    if is_mounted "$mnt"; then
-        "$@" >/dev/null 2>&1 || true
-    fi
-    if [[ -n $pid ]]; then
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    if is_mounted "$mnt"; then umount -l "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null || true; fi
-}
-
-unmount_fuse() { fusermount3 -u "$1" 2>/dev/null || fusermount -u "$1" 2>/dev/null || umount "$1"; }
+ours_pid='' bindfs_pid='' pt_pid='' ptp_pid=''
 
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
     set +e # clean up as much as possible, whatever fails
     cd /
-    # A measurement still running (bash runs the traps only once `wait` returns, so the children run in background).
-    if [[ -n $child ]]; then
-        pkill -TERM -P "$child" 2>/dev/null # its fio or find, if any
-        kill -TERM "$child" 2>/dev/null
-        wait "$child" 2>/dev/null
-    fi
+    stop_child
     # MemoryFs unmounts itself on SIGTERM (not SIGINT: a background job of a script starts with SIGINT ignored).
     [[ -n $ours_pid ]] && kill -TERM "$ours_pid" 2>/dev/null
     [[ -n $pt_pid ]] && kill -TERM "$pt_pid" 2>/dev/null
@@ -120,35 +98,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-wait_mounted() { # <mountpoint> <pid> <log>
-    for _ in $(seq 300); do
-        is_mounted "$1" && return 0
-        kill -0 "$2" 2>/dev/null || { echo "fs-bench.sh: the server for $1 exited:" >&2; cat "$3" >&2; exit 1; }
-        sleep 0.1
-    done
-    echo "fs-bench.sh: $1 was not mounted within 30 s:" >&2
-    cat "$3" >&2
-    exit 1
-}
-
 # --- measuring helper (python3) ------------------------------------------------------------------------------
-cat >"$work/bench.py" <<'PY'
+cat bench/lib.py - >"$work/bench.py" <<'PY'
 import json, os, statistics, subprocess, sys, time
 
 RESULTS = sys.argv[2]
-
-def cpu_seconds(pid):
-    """CPU time of a process's live threads (user + system, from schedstat, in ns), in seconds; 0 without a server."""
-    if pid == 0:
-        return 0.0
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total / 1e9
 
 def record(fs, workload, value, cpu_pct):
     with open(RESULTS, "a") as f:
@@ -264,13 +218,7 @@ def table():
         r = {fs: statistics.median(v) for fs, v in rows[w].items()}
         o, p, pp, b, n = r.get("ours"), r.get("pt"), r.get("ptp"), r.get("bindfs"), r.get("native")
         lines.append([w, unit(w), fmt(o), fmt(p), fmt(pp), fmt(b), fmt(n), ratio(o, b), ratio(o, n), ratio(p, b), ratio(p, n), ratio(pp, n)])
-    widths = [max(len(x[i]) for x in [header] + lines) for i in range(len(header))]
-    def show(cells):
-        print("| " + " | ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(cells)) + " |")
-    show(header)
-    print("|" + "|".join("-" * (w + 2) if i < 2 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|")
-    for l in lines:
-        show(l)
+    print_table(header, lines)
     print()
     print("Server CPU during each workload (% of one core: the server's threads' CPU time over the wall time,")
     print("mean over the rounds):")
@@ -292,13 +240,7 @@ PY
 results=$work/results.tsv
 : >"$results"
 
-# Runs a measurement in background and waits for it, so that a signal to this script runs its trap at once.
-measure() {
-    python3 "$work/bench.py" "$@" &
-    child=$!
-    wait "$child"
-    child=''
-}
+measure() { run_child python3 "$work/bench.py" "$@"; }
 
 # Rounds: within each round the three targets take turns, and the table shows the median of the rounds, so a
 # machine that speeds up or slows down during the run affects every target alike.
@@ -325,12 +267,7 @@ dotnet "$dll" "$ours_mnt" "${workers[@]}" >"$work/ours.log" 2>&1 &
 ours_pid=$!
 wait_mounted "$ours_mnt" "$ours_pid" "$work/ours.log"
 
-# Debian's bindfs is linked against libfuse 2, which asks for FUSE_BIG_WRITES only with -o big_writes: without
-# it every write reaches bindfs as 4 KiB requests. libfuse 3 always asks for it (and rejects the option).
-bindfs_opts=(-f --no-allow-other)
-if ldd "$(command -v bindfs)" 2>/dev/null | grep -q 'libfuse\.so\.2'; then
-    bindfs_opts+=(-o big_writes)
-fi
+set_bindfs_opts
 echo "== mounting bindfs $bindsrc at $bindfs_mnt (${bindfs_opts[*]})"
 bindfs "${bindfs_opts[@]}" "$bindsrc" "$bindfs_mnt" >"$work/bindfs.log" 2>&1 &
 bindfs_pid=$!

@@ -54,6 +54,7 @@ for ((i = 1; i <= $#; i++)); do
 done
 
 source scripts/debian-packages.sh
+source bench/lib.sh
 ensure_debian_packages bindfs fuse3 python3
 [[ -c /dev/fuse ]] || { echo "meta-bench.sh: /dev/fuse is missing" >&2; exit 1; }
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -70,29 +71,20 @@ targets=(pt)
 targets+=(bindfs native)
 declare -A pids=([native]=0) roots=([native]=$work/native)
 mkdir -p "$work/native"
-child=''
-
-is_mounted() { awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts; }
 
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
     set +e
     cd /
-    if [[ -n $child ]]; then kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; fi
-    local t mnt pid
+    stop_child
+    local t pid
     for t in "${targets[@]}"; do
         [[ $t == native ]] && continue
-        mnt=$work/mnt-$t pid=${pids[$t]:-}
+        pid=${pids[$t]:-}
         # Passthrough unmounts itself on SIGTERM; bindfs is unmounted with fusermount.
         if [[ -n $pid && $t != bindfs ]]; then kill -TERM "$pid" 2>/dev/null; fi
-        if is_mounted "$mnt"; then fusermount -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null; fi
-        if [[ -n $pid ]]; then
-            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -KILL "$pid" 2>/dev/null
-            wait "$pid" 2>/dev/null
-        fi
-        if is_mounted "$mnt"; then umount -l "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null; fi
+        stop_server "$pid" "$work/mnt-$t" unmount_fuse "$work/mnt-$t"
     done
     if grep -q " $work/" /proc/mounts; then
         echo "meta-bench.sh: could not unmount everything under $work; left it in place" >&2
@@ -111,38 +103,19 @@ mount_target() { # <target> <command...>
     mkdir -p "$src" "$mnt"
     "$@" "$src" "$mnt" >"$work/$t.log" 2>&1 &
     pids[$t]=$!
-    for _ in $(seq 300); do
-        is_mounted "$mnt" && { roots[$t]=$mnt; return 0; }
-        kill -0 "${pids[$t]}" 2>/dev/null || { echo "meta-bench.sh: the server for $t exited:" >&2; cat "$work/$t.log" >&2; exit 1; }
-        sleep 0.1
-    done
-    echo "meta-bench.sh: $t was not mounted within 30 s" >&2
-    exit 1
+    wait_mounted "$mnt" "${pids[$t]}" "$work/$t.log"
+    roots[$t]=$mnt
 }
 
 mount_target pt dotnet "$pt_dll" "${threads[@]}"
 ((${#base_threads[@]})) || base_threads=("${threads[@]}")
 [[ -n $baseline ]] && mount_target base dotnet "$baseline" "${base_threads[@]}"
-# Debian's bindfs is built on libfuse 2: big_writes as in fs-bench.sh (no effect on metadata, same mount as there).
-bindfs_opts=(-f --no-allow-other)
-ldd "$(command -v bindfs)" 2>/dev/null | grep -q 'libfuse\.so\.2' && bindfs_opts+=(-o big_writes)
+# The same bindfs mount as fs-bench.sh's (big_writes has no effect on metadata).
+set_bindfs_opts
 mount_target bindfs bindfs "${bindfs_opts[@]}"
 
-cat >"$work/bench.py" <<'PY'
+cat bench/lib.py - >"$work/bench.py" <<'PY'
 import os, statistics, subprocess, sys, time
-
-def cpu_seconds(pid):
-    """User + system CPU time of a process's threads (schedstat, ns), in seconds; 0 without a server."""
-    if pid == 0:
-        return 0.0
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total / 1e9
 
 def run(target, root, pid, files, ndirs, out):
     data = b"x" * 100
@@ -208,12 +181,7 @@ def table(path, targets):
         rows.append([w, unit] + [f"{m[t]:,.0f}" for t in targets]
                     + [f"{min(vals[w]['pt']):,.0f}-{max(vals[w]['pt']):,.0f}"]
                     + [f"{m[a] / m[b]:.2f}" for a, b in ratios])
-    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-    show = lambda r: print("| " + " | ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(r)) + " |")
-    show(header)
-    print("|" + "|".join("-" * (w + 2) if i < 2 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|")
-    for r in rows:
-        show(r)
+    print_table(header, rows)
     servers = [t for t in targets if t != "native"]
     print()
     print("Server CPU time per operation (per entry for find; µs, user + system, all its threads; median over the rounds):")
@@ -236,19 +204,13 @@ start=$SECONDS
 n=${#targets[@]}
 # One short untimed pass per target first: the servers' JIT warms up outside the measured rounds.
 for t in "${targets[@]}"; do
-    python3 "$work/bench.py" run "$t" "${roots[$t]}" "${pids[$t]}" $((files < 1000 ? files : 1000)) "$dirs" "$work/warm-up.tsv" &
-    child=$!
-    wait "$child"
-    child=''
+    run_child python3 "$work/bench.py" run "$t" "${roots[$t]}" "${pids[$t]}" $((files < 1000 ? files : 1000)) "$dirs" "$work/warm-up.tsv"
 done
 for ((round = 0; round < rounds; round++)); do
     for ((k = 0; k < n; k++)); do
         t=${targets[(round + k) % n]}
         echo "== round $((round + 1))/$rounds: $t"
-        python3 "$work/bench.py" run "$t" "${roots[$t]}" "${pids[$t]}" "$files" "$dirs" "$results" &
-        child=$!
-        wait "$child"
-        child=''
+        run_child python3 "$work/bench.py" run "$t" "${roots[$t]}" "${pids[$t]}" "$files" "$dirs" "$results"
     done
 done
 echo

@@ -19,18 +19,14 @@ public sealed partial class MemoryFileSystem
         => new(List(context.NodeId, args.Offset, writer));
 
     public override ValueTask<Errno> ReleaseDirAsync(FuseRequestContext context, FuseReleaseIn args)
-    {
-        using (EnterWrite())
-        {
-            return new(CloseHandle(args.Fh) is null ? Errno.EBADF : Errno.Success);
-        }
-    }
+        => new(CloseHandle(args.Fh) is null ? Errno.EBADF : Errno.Success);
 
     public override ValueTask<Errno> FsyncDirAsync(FuseRequestContext context, FuseFsyncIn args) => new(Errno.Success);
 
+    /// <summary>Only looks up the directory and adds a handle, so it shares the tree lock.</summary>
     private FuseResult<FuseOpenOut> OpenDir(ulong nodeId, FuseOpenIn args)
     {
-        using (EnterWrite())
+        using (EnterRead())
         {
             MemoryDirectory? directory = FindDirectory(nodeId, out Errno error);
             return directory is null ? error : OpenOut(OpenNode(directory, args.Flags, killSuidGid: false));

@@ -48,7 +48,10 @@ public sealed partial class MemoryFileSystem
     /// <summary>Whether <paramref name="offset"/> + <paramref name="count"/> stays within the largest file (EFBIG otherwise).</summary>
     private static bool FitsInFile(long offset, long count) => count <= SparseFileData.MaxLength - offset;
 
-    /// <summary>Opens a handle on a node; <c>O_TRUNC</c> empties a regular file (whatever the access mode, as Linux does).</summary>
+    /// <summary>
+    /// Opens a handle on a node; <c>O_TRUNC</c> empties a regular file (whatever the access mode, as Linux does). Needs
+    /// the write lock for a regular file (truncation), the read lock for anything else.
+    /// </summary>
     private OpenHandle OpenNode(MemoryNode node, uint flags, bool killSuidGid)
     {
         if ((flags & OpenFlags.Truncate) != 0 && node is MemoryFile file)
@@ -61,23 +64,40 @@ public sealed partial class MemoryFileSystem
             }
         }
 
-        var handle = new OpenHandle(_nextHandleId++, node, flags);
-        _handles.Add(handle.Id, handle);
-        node.OpenCount++;
+        var handle = new OpenHandle(Interlocked.Increment(ref _lastHandleId), node, flags);
+        node.AddOpen();
+        _handles[handle.Id] = handle;
         return handle;
     }
 
-    /// <summary>Closes a handle; the node goes if that was the last thing holding it.</summary>
+    /// <summary>
+    /// Closes a handle (RELEASE, RELEASEDIR) sharing the tree lock; only when that was the last thing holding the node
+    /// does it take the lock alone, to free the node. Null when there is no such handle.
+    /// </summary>
     private MemoryNode? CloseHandle(ulong fh)
     {
-        if (!_handles.Remove(fh, out OpenHandle? handle))
+        MemoryNode node;
+        using (EnterRead())
         {
-            return null;
+            if (!_handles.TryRemove(fh, out OpenHandle? handle))
+            {
+                return null;
+            }
+
+            // Names and lookups cannot go while the read lock is held, so the last handle to close sees whether they are gone.
+            node = handle.Node;
+            if (node.DropOpen() != 0 || !node.IsUnreferenced)
+            {
+                return node;
+            }
         }
 
-        handle.Node.OpenCount--;
-        TryFree(handle.Node);
-        return handle.Node;
+        using (EnterWrite())
+        {
+            TryFree(node); // checks again: a handle or lookup may have come meanwhile
+        }
+
+        return node;
     }
 
     private static FuseOpenOut OpenOut(OpenHandle handle) => new() { Fh = handle.Id };
@@ -225,26 +245,24 @@ public sealed partial class MemoryFileSystem
     private Errno Release(in FuseReleaseIn args)
     {
         var flags = (FuseReleaseFlags)args.ReleaseFlags;
-        using (EnterWrite())
+        MemoryNode? node = CloseHandle(args.Fh);
+        if (node is null)
         {
-            MemoryNode? node = CloseHandle(args.Fh);
-            if (node is null)
-            {
-                return Errno.EBADF;
-            }
-
-            if (flags.HasFlag(FuseReleaseFlags.FlockUnlock))
-            {
-                node.ReleaseLocks(flock: true, args.LockOwner);
-            }
-
-            if (flags.HasFlag(FuseReleaseFlags.Flush))
-            {
-                node.ReleaseLocks(flock: false, args.LockOwner);
-            }
-
-            return Errno.Success;
+            return Errno.EBADF;
         }
+
+        // The lock tables have their own lock.
+        if (flags.HasFlag(FuseReleaseFlags.FlockUnlock))
+        {
+            node.ReleaseLocks(flock: true, args.LockOwner);
+        }
+
+        if (flags.HasFlag(FuseReleaseFlags.Flush))
+        {
+            node.ReleaseLocks(flock: false, args.LockOwner);
+        }
+
+        return Errno.Success;
     }
 
     /// <summary>

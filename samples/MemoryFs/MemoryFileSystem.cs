@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using VirtioFs.Protocol;
 
 namespace VirtioFs.Samples.MemoryFs;
@@ -8,9 +9,11 @@ namespace VirtioFs.Samples.MemoryFs;
 /// and byte-range locks.
 /// </summary>
 /// <remarks>
-/// <para>Threading: one reader/writer lock guards the tree, the node and handle tables and file contents. Operations
-/// that only look (LOOKUP, GETATTR, READ, READDIR, GETXATTR, ...) share it; anything that changes state holds it alone.
-/// Byte-range locks have a lock per node so that SETLKW can wait without holding the tree.</para>
+/// <para>Threading: one reader/writer lock guards the tree, the node table and file contents. Operations that only
+/// look (LOOKUP, GETATTR, READ, READDIR, GETXATTR, ...) share it; anything that changes state holds it alone. Handles
+/// (their table and each node's open count) are kept atomically, so OPENDIR and closing a handle share the lock too,
+/// and take it alone only to free a node. Byte-range locks have a lock per node so that SETLKW can wait without
+/// holding the tree.</para>
 /// <para>Semantics chosen: READ does not update atime (as with <c>noatime</c>); SETATTR, OPEN with <c>O_TRUNC</c>,
 /// WRITE and FALLOCATE kill set-user-id/set-group-id bits only when the request asks for it (the kernel asks, or sends
 /// the new mode itself); permissions are checked by ACCESS only, so mount with <c>default_permissions</c> to have the
@@ -24,14 +27,14 @@ public sealed partial class MemoryFileSystem : FuseFileSystem
 
     private readonly ReaderWriterLockSlim _tree = new(LockRecursionPolicy.NoRecursion);
     private readonly Dictionary<ulong, MemoryNode> _nodes = [];
-    private readonly Dictionary<ulong, OpenHandle> _handles = [];
+    private readonly ConcurrentDictionary<ulong, OpenHandle> _handles = [];
     private readonly StorageUsage _usage = new(CapacityBytes / SparseFileData.ChunkSize);
     private readonly TimeProvider _time;
     private readonly MemoryDirectory _root;
     private readonly (ulong Seconds, uint Nanoseconds) _entryTimeout;
     private readonly (ulong Seconds, uint Nanoseconds) _attributeTimeout;
     private ulong _nextNodeId = FuseConstants.RootId + 1;
-    private ulong _nextHandleId = 1;
+    private ulong _lastHandleId;
 
     /// <summary>Creates an empty filesystem: a root directory with mode 0755.</summary>
     /// <param name="uid">The root directory's owner.</param>
@@ -64,16 +67,7 @@ public sealed partial class MemoryFileSystem : FuseFileSystem
     }
 
     /// <summary>The number of open file and directory handles.</summary>
-    public int HandleCount
-    {
-        get
-        {
-            using (EnterRead())
-            {
-                return _handles.Count;
-            }
-        }
-    }
+    public int HandleCount => _handles.Count;
 
     /// <summary>The lookup count the filesystem holds for a node: how many references the kernel has not yet forgotten.</summary>
     /// <param name="nodeId">The node.</param>
@@ -144,8 +138,7 @@ public sealed partial class MemoryFileSystem : FuseFileSystem
 
     private OpenHandle? FindHandle(ulong fh, out Errno error)
     {
-        OpenHandle? handle = _handles.GetValueOrDefault(fh);
-        error = handle is null ? Errno.EBADF : Errno.Success;
+        error = _handles.TryGetValue(fh, out OpenHandle? handle) ? Errno.Success : Errno.EBADF;
         return handle;
     }
 
@@ -176,13 +169,12 @@ public sealed partial class MemoryFileSystem : FuseFileSystem
     /// <summary>Frees a node once nothing refers to it: no name, no kernel lookup, no open handle.</summary>
     private void TryFree(MemoryNode node)
     {
-        if (node == _root || node.LinkCount != 0 || node.LookupCount != 0 || node.OpenCount != 0)
+        if (node == _root || !node.IsUnreferenced)
         {
             return;
         }
 
-        _nodes.Remove(node.Id);
-        if (node is MemoryFile file)
+        if (_nodes.Remove(node.Id) && node is MemoryFile file)
         {
             file.Data.Clear();
         }

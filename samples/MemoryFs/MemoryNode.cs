@@ -8,7 +8,7 @@ internal readonly record struct NodeOwner(uint Mode, uint Uid, uint Gid);
 /// <summary>An inode: attributes, extended attributes, locks and the three counts that keep it alive.</summary>
 /// <remarks>
 /// A node lives while it has a name (<see cref="LinkCount"/>), a kernel reference (<see cref="LookupCount"/>) or an
-/// open handle (<see cref="OpenCount"/>). Everything but the lookup count is changed under the filesystem's write lock.
+/// open handle (<see cref="OpenCount"/>). Everything but those last two counts is changed under the filesystem's write lock.
 /// </remarks>
 internal abstract class MemoryNode
 {
@@ -18,6 +18,7 @@ internal abstract class MemoryNode
     public const ulong Generation = 1;
 
     private ulong _lookupCount;
+    private int _openCount;
     private RangeLockTable? _posixLocks;
     private RangeLockTable? _flockLocks;
 
@@ -51,8 +52,8 @@ internal abstract class MemoryNode
     /// <summary>How many directory entries name this node.</summary>
     public int LinkCount { get; set; }
 
-    /// <summary>How many open handles refer to this node.</summary>
-    public int OpenCount { get; set; }
+    /// <summary>How many open handles refer to this node; changed under the read lock too (OPENDIR, closing), hence atomic.</summary>
+    public int OpenCount => Volatile.Read(ref _openCount);
 
     /// <summary>Lookups the kernel holds; incremented under the read lock too (LOOKUP, READDIRPLUS), hence atomic.</summary>
     public ulong LookupCount => Volatile.Read(ref _lookupCount);
@@ -61,6 +62,9 @@ internal abstract class MemoryNode
     public Dictionary<byte[], byte[]>? Xattrs { get; set; }
 
     public bool IsDirectory => FuseFileMode.IsType(Mode, FuseFileMode.Directory);
+
+    /// <summary>Whether nothing holds the node any more: no name, no kernel lookup, no open handle.</summary>
+    public bool IsUnreferenced => LinkCount == 0 && LookupCount == 0 && OpenCount == 0;
 
     /// <summary><c>st_nlink</c>.</summary>
     public virtual uint Nlink => (uint)LinkCount;
@@ -75,6 +79,11 @@ internal abstract class MemoryNode
     public virtual uint Rdev => 0;
 
     public void AddLookup() => Interlocked.Increment(ref _lookupCount);
+
+    public void AddOpen() => Interlocked.Increment(ref _openCount);
+
+    /// <summary>Drops one open handle; returns how many remain.</summary>
+    public int DropOpen() => Interlocked.Decrement(ref _openCount);
 
     /// <summary>FORGET: drops lookups, never below zero (a confused client must not wrap the count).</summary>
     public void DropLookups(ulong count) => _lookupCount -= Math.Min(count, _lookupCount);

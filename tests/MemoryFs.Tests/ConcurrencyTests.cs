@@ -1,7 +1,3 @@
-using VirtioFs.Protocol;
-using VirtioFs.Transport;
-using static MemoryFs.Tests.MemoryFsFixture;
-
 namespace MemoryFs.Tests;
 
 /// <summary>Many requests at once over one session (4 workers).</summary>

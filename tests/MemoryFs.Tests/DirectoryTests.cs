@@ -1,7 +1,3 @@
-using VirtioFs.Protocol;
-using VirtioFs.Transport;
-using static MemoryFs.Tests.MemoryFsFixture;
-
 namespace MemoryFs.Tests;
 
 /// <summary>Names and listings: MKDIR, UNLINK, RMDIR, RENAME, RENAME2, OPENDIR, READDIR, READDIRPLUS, RELEASEDIR, FSYNCDIR.</summary>

@@ -1,7 +1,3 @@
-using VirtioFs.Protocol;
-using VirtioFs.Transport;
-using static MemoryFs.Tests.MemoryFsFixture;
-
 namespace MemoryFs.Tests;
 
 /// <summary>File handles and contents: CREATE, OPEN, READ, WRITE, RELEASE, FSYNC, FLUSH, TMPFILE, COPY_FILE_RANGE(_64), STATFS.</summary>

@@ -1,7 +1,3 @@
-using VirtioFs.Protocol;
-using VirtioFs.Transport;
-using static MemoryFs.Tests.MemoryFsFixture;
-
 namespace MemoryFs.Tests;
 
 /// <summary>Session-wide behaviour: INIT with older kernels, DESTROY, SYNCFS, and the opcodes MemoryFs leaves to the default (ENOSYS).</summary>

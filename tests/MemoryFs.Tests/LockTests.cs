@@ -1,6 +1,3 @@
-using VirtioFs.Protocol;
-using static MemoryFs.Tests.MemoryFsFixture;
-
 namespace MemoryFs.Tests;
 
 /// <summary>Byte-range locks: GETLK, SETLK, SETLKW, INTERRUPT of a waiting SETLKW, FLUSH and RELEASE dropping locks, flock.</summary>

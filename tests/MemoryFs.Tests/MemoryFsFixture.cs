@@ -1,7 +1,5 @@
 using System.Text;
-using VirtioFs.Protocol;
 using VirtioFs.Samples.MemoryFs;
-using VirtioFs.Transport;
 
 namespace MemoryFs.Tests;
 

@@ -1,7 +1,3 @@
-using VirtioFs.Protocol;
-using VirtioFs.Transport;
-using static MemoryFs.Tests.MemoryFsFixture;
-
 namespace MemoryFs.Tests;
 
 /// <summary>Node lifetime and attributes: LOOKUP, FORGET, BATCH_FORGET, GETATTR, SETATTR, STATX, SYMLINK, READLINK, MKNOD, LINK, ACCESS.</summary>

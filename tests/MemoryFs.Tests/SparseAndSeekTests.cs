@@ -1,6 +1,3 @@
-using VirtioFs.Protocol;
-using static MemoryFs.Tests.MemoryFsFixture;
-
 namespace MemoryFs.Tests;
 
 /// <summary>Sparse files: WRITE past 4 GiB, FALLOCATE (allocate, punch), LSEEK SEEK_DATA/SEEK_HOLE.</summary>

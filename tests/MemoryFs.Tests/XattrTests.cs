@@ -1,6 +1,3 @@
-using VirtioFs.Protocol;
-using static MemoryFs.Tests.MemoryFsFixture;
-
 namespace MemoryFs.Tests;
 
 /// <summary>Extended attributes: SETXATTR, GETXATTR, LISTXATTR, REMOVEXATTR.</summary>

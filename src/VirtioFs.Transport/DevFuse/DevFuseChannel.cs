@@ -105,9 +105,15 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
 
     public ValueTask DisposeAsync()
     {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Shuts down and closes the descriptor (all of it is synchronous).</summary>
+    public void Dispose()
+    {
         Shutdown();
         _fd.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     private Errno WriteMessage(ReadOnlySpan<byte> message)

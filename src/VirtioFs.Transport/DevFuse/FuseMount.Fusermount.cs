@@ -105,9 +105,9 @@ public sealed partial class FuseMount
         }
     }
 
-    private static void RunFusermount(string[] arguments, string? commFd)
+    private static void RunFusermount(string[] arguments)
     {
-        using Process process = StartFusermount(arguments, commFd);
+        using Process process = StartFusermount(arguments, commFd: null);
         string stderr = process.StandardError.ReadToEnd().Trim();
         process.WaitForExit();
         if (process.ExitCode != 0)

@@ -17,20 +17,16 @@ public sealed partial class FuseMount : IAsyncDisposable
     /// <summary><c>_IOR(229, 0, uint32_t)</c>.</summary>
     internal const uint DevIocClone = 0x8004E500;
 
-    private readonly FuseConnectionControl _control;
     private readonly SafeFileHandle? _fusermountSocket;
-    private readonly bool _viaFusermount;
     private readonly FuseMountOptions _options;
     private readonly List<DevFuseChannel> _channels = [];
     private int _unmounted;
     private int _detached;
 
-    private FuseMount(FuseMountOptions options, FuseConnectionControl control, SafeFileHandle? fusermountSocket)
+    private FuseMount(FuseMountOptions options, SafeFileHandle? fusermountSocket)
     {
         _options = options;
-        _control = control;
         _fusermountSocket = fusermountSocket;
-        _viaFusermount = fusermountSocket is not null;
     }
 
     /// <summary>The mount point.</summary>
@@ -59,23 +55,39 @@ public sealed partial class FuseMount : IAsyncDisposable
                 Errno.ENOTDIR);
         }
 
-        bool viaFusermount = options.UseFusermount || Interop.GetEUid() != 0;
         SafeFileHandle? socket = null;
+        SafeFileHandle device = options.UseFusermount || Interop.GetEUid() != 0 ? MountWithFusermount(options, out socket) : MountAsRoot(options);
+
+        // Mounted from here on: a failure must not leave behind a mount that nobody serves (every access to it would
+        // hang), so it unmounts and closes every descriptor, as disposing does.
+        var mount = new FuseMount(options, socket);
         try
         {
-            SafeFileHandle device = viaFusermount ? MountWithFusermount(options, out socket) : MountAsRoot(options);
-            var mount = new FuseMount(options, FuseConnectionControl.Find(options.MountPoint), socket);
-            mount.AddChannel(device, maxRequestSize);
+            FuseConnectionControl control = FuseConnectionControl.Find(options.MountPoint);
+            mount.AddChannel(device, control, maxRequestSize);
             for (int i = 1; i < options.Workers; i++)
             {
-                mount.AddChannel(Clone(device), maxRequestSize);
+                mount.AddChannel(Clone(device), control, maxRequestSize);
             }
 
             return mount;
         }
         catch
         {
-            socket?.Dispose();
+            if (mount._channels.Count == 0)
+            {
+                device.Dispose();
+            }
+
+            try
+            {
+                mount.Close();
+            }
+            catch (FuseMountException)
+            {
+                // The failure that stopped the mount is the one to report.
+            }
+
             throw;
         }
     }
@@ -120,9 +132,9 @@ public sealed partial class FuseMount : IAsyncDisposable
 
         try
         {
-            if (_viaFusermount)
+            if (_fusermountSocket is not null)
             {
-                RunFusermount(["-u", .. _options.LazyUnmount ? new[] { "-z" } : [], "--", MountPoint], null);
+                RunFusermount(["-u", .. _options.LazyUnmount ? new[] { "-z" } : [], "--", MountPoint]);
             }
             else if (Interop.Umount2(MountPoint, _options.LazyUnmount ? Interop.MNT_DETACH : 0) != 0)
             {
@@ -148,7 +160,13 @@ public sealed partial class FuseMount : IAsyncDisposable
 
     /// <summary>Unmounts if still mounted and closes every descriptor.</summary>
     /// <returns>A completed task.</returns>
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
+    {
+        Close();
+        return ValueTask.CompletedTask;
+    }
+
+    private void Close()
     {
         try
         {
@@ -158,15 +176,15 @@ public sealed partial class FuseMount : IAsyncDisposable
         {
             foreach (DevFuseChannel channel in _channels)
             {
-                await channel.DisposeAsync().ConfigureAwait(false);
+                channel.Dispose();
             }
 
             _fusermountSocket?.Dispose();
         }
     }
 
-    private void AddChannel(SafeFileHandle fd, int maxRequestSize)
-        => _channels.Add(new DevFuseChannel(fd, _control, maxRequestSize, () => Volatile.Write(ref _unmounted, 1)));
+    private void AddChannel(SafeFileHandle fd, FuseConnectionControl control, int maxRequestSize)
+        => _channels.Add(new DevFuseChannel(fd, control, maxRequestSize, () => Volatile.Write(ref _unmounted, 1)));
 
     private static SafeFileHandle OpenDevice()
     {
