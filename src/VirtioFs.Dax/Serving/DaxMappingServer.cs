@@ -250,12 +250,11 @@ public sealed partial class DaxMappingServer : IFuseMappingServer
                 return Errno.EIO;
             }
 
-            List<DaxMappingTable.Extent> previous = _table.Clip(start, end);
             Errno error = _window.Map(start, length, file, fileOffset, writable);
             if (error != Errno.Success)
             {
                 LogMapFailed(_logger, start, length, error);
-                Restore(start, end, previous);
+                Restore(start, end);
                 return error;
             }
 
@@ -266,11 +265,12 @@ public sealed partial class DaxMappingServer : IFuseMappingServer
     }
 
     /// <summary>After a failed map, puts back what the range held (the failed call may have unmapped it); what cannot
-    /// be restored is unmapped and dropped from the table.</summary>
-    private void Restore(long start, long end, List<DaxMappingTable.Extent> previous)
+    /// be restored is unmapped and dropped from the table. The table still describes the range as it was before the
+    /// failed call, so what to restore is read from it here, on the failure path only.</summary>
+    private void Restore(long start, long end)
     {
         long cursor = start;
-        foreach (DaxMappingTable.Extent part in previous)
+        foreach (DaxMappingTable.Extent part in _table.Clip(start, end))
         {
             UnmapGap(cursor, part.Start);
             if (_window.Map(part.Start, part.Length, part.File, part.FileOffset, part.Writable) != Errno.Success)
