@@ -104,7 +104,7 @@ public sealed partial class DaxMappingServer : IFuseMappingServer
             return Invalid(context, "SETUPMAPPING has unknown flags");
         }
 
-        if (!IsValidRange(args.Moffset, args.Len) || !_geometry.IsAligned(args.Foffset) || args.Foffset > (ulong)long.MaxValue - args.Len)
+        if (!_geometry.IsMappable(args.Moffset, args.Len) || !_geometry.IsAligned(args.Foffset) || args.Foffset > (ulong)long.MaxValue - args.Len)
         {
             return Invalid(context, "SETUPMAPPING range is empty, misaligned or out of bounds");
         }
@@ -156,7 +156,7 @@ public sealed partial class DaxMappingServer : IFuseMappingServer
         for (int i = 0; i < ranges.Count; i++)
         {
             FuseRemovemappingOne entry = ranges[i];
-            if (!IsValidRange(entry.Moffset, entry.Len))
+            if (!_geometry.IsMappable(entry.Moffset, entry.Len))
             {
                 return new(Invalid(context, "REMOVEMAPPING entry is empty, misaligned or out of bounds"));
             }
@@ -212,10 +212,6 @@ public sealed partial class DaxMappingServer : IFuseMappingServer
             _table.Clear();
         }
     }
-
-    /// <summary>A non-empty, aligned range inside the window (overflow-checked).</summary>
-    private bool IsValidRange(ulong offset, ulong length)
-        => _geometry.Contains(offset, length) && _geometry.IsAligned(offset) && _geometry.IsAligned(length);
 
     /// <summary>Double-checks the provider's answer.</summary>
     private Errno Check(FuseRequestContext context, DaxFileReference file, ulong? fh, bool writable)
