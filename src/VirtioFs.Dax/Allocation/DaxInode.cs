@@ -276,7 +276,7 @@ public sealed class DaxInode
         Errno error;
         try
         {
-            error = await allocator.SetupAsync(NodeId, key, range, write, cancellationToken).ConfigureAwait(false);
+            error = await allocator.SetupAsync(NodeId, key, range, write, upgrade: false, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -312,7 +312,7 @@ public sealed class DaxInode
     private async ValueTask<FuseResult<DaxMappingLease>> UpgradeLockedAsync(int range, ulong key, CancellationToken cancellationToken)
     {
         // Holding the mapping lock keeps the range ours while the request is out: reclaim needs that lock too.
-        Errno error = await _allocator.UpgradeAsync(NodeId, key, range, cancellationToken).ConfigureAwait(false);
+        Errno error = await _allocator.SetupAsync(NodeId, key, range, write: true, upgrade: true, cancellationToken).ConfigureAwait(false);
         if (error != Errno.Success)
         {
             return error;
