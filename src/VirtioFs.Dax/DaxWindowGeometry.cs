@@ -83,4 +83,12 @@ public sealed class DaxWindowGeometry
     /// <returns>True when the range is non-empty and fits.</returns>
     public bool Contains(ulong offset, ulong length)
         => length != 0 && offset <= (ulong)WindowSize && length <= (ulong)WindowSize - offset;
+
+    /// <summary>Whether [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) is a window
+    /// range a mapping request may name: non-empty, inside the window (<see cref="Contains"/>) and with offset and
+    /// length multiples of the mapping alignment.</summary>
+    /// <param name="offset">The window offset.</param>
+    /// <param name="length">The length.</param>
+    /// <returns>True when the range may be mapped or unmapped.</returns>
+    public bool IsMappable(ulong offset, ulong length) => Contains(offset, length) && IsAligned(offset) && IsAligned(length);
 }

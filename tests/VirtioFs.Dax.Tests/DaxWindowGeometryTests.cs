@@ -39,6 +39,18 @@ public sealed class DaxWindowGeometryTests
     }
 
     [Theory]
+    [InlineData(0UL, 4096UL, true)]
+    [InlineData(2 * MiB, 2 * MiB, true)]
+    [InlineData(0UL, 0UL, false)]
+    [InlineData(4096UL, 2048UL, false)]
+    [InlineData(2048UL, 4096UL, false)]
+    [InlineData(4 * MiB - 4096, 8192UL, false)]
+    [InlineData(ulong.MaxValue - 4095, 8192UL, false)]
+    [InlineData(4096UL, ulong.MaxValue - 4095, false)]
+    public void MappableRangesAreNonEmptyAlignedAndInside(ulong offset, ulong length, bool expected)
+        => Assert.Equal(expected, new DaxWindowGeometry(4 * MiB, mapAlignment: 12).IsMappable(offset, length));
+
+    [Theory]
     [InlineData(2 * MiB, 2 * MiB, 22)]
     [InlineData(2 * MiB, 2 * MiB, -1)]
     [InlineData(2 * MiB, 3 * MiB, 12)]

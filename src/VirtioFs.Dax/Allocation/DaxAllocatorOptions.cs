@@ -35,9 +35,7 @@ public sealed class DaxAllocatorOptions
     public TimeSpan DirectReclaimRetryDelay
     {
         get;
-        init => field = value >= MinDirectReclaimRetryDelay && value <= MaxDirectReclaimRetryDelay
-            ? value
-            : throw new ArgumentOutOfRangeException(nameof(DirectReclaimRetryDelay), value, "The direct reclaim retry delay must be at least 100 µs and at most 10 s.");
+        init => field = DaxThrowHelper.InRange(value, MinDirectReclaimRetryDelay, MaxDirectReclaimRetryDelay, nameof(DirectReclaimRetryDelay), "The direct reclaim retry delay must be at least 100 µs and at most 10 s.");
     } = DefaultDirectReclaimRetryDelay;
 
     /// <summary>The clock for delays and access timestamps. Default <see cref="TimeProvider.System"/>.</summary>

@@ -276,7 +276,7 @@ public sealed class DaxInode
         Errno error;
         try
         {
-            error = await allocator.SetupAsync(NodeId, key, range, write, cancellationToken).ConfigureAwait(false);
+            error = await allocator.SetupAsync(NodeId, key, range, write, upgrade: false, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -312,7 +312,7 @@ public sealed class DaxInode
     private async ValueTask<FuseResult<DaxMappingLease>> UpgradeLockedAsync(int range, ulong key, CancellationToken cancellationToken)
     {
         // Holding the mapping lock keeps the range ours while the request is out: reclaim needs that lock too.
-        Errno error = await _allocator.UpgradeAsync(NodeId, key, range, cancellationToken).ConfigureAwait(false);
+        Errno error = await _allocator.SetupAsync(NodeId, key, range, write: true, upgrade: true, cancellationToken).ConfigureAwait(false);
         if (error != Errno.Success)
         {
             return error;
@@ -382,17 +382,13 @@ public sealed class DaxInode
                 return Errno.Success;
             }
 
-            ranges = ArrayPool<int>.Shared.Rent(Math.Max(_count, 1));
-            count = RangeIndex.CopyInOrder(_allocator.Slots, _root, ranges, 0);
-            for (int i = 0; i < count; i++)
+            int[]? collected = CollectUnpinnedLocked(0, out count);
+            if (collected is null)
             {
-                if (Volatile.Read(ref _allocator.Slots[ranges[i]].Pins) != 0)
-                {
-                    ArrayPool<int>.Shared.Return(ranges);
-                    return Errno.EBUSY;
-                }
+                return Errno.EBUSY;
             }
 
+            ranges = collected;
             for (int i = 0; i < count; i++)
             {
                 _allocator.Slots[ranges[i]].Owner = null;
@@ -403,25 +399,16 @@ public sealed class DaxInode
             Volatile.Write(ref _evicted, true);
         }
 
-        try
-        {
-            _allocator.Forget(this);
-            await _allocator.SendRemovalsAsync(NodeId, ranges, count).ConfigureAwait(false);
-            _allocator.MoveBusyToFree(ranges.AsSpan(0, count));
-            _allocator.CountEvictions(count);
-            return Errno.Success;
-        }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(ranges);
-        }
+        _allocator.Forget(this);
+        await RemoveAndFreeAsync(ranges, count).ConfigureAwait(false);
+        return Errno.Success;
     }
 
     /// <summary>Removes the ranges with file keys from <paramref name="firstKey"/>; -1 (and nothing removed) while one is pinned.</summary>
     private async ValueTask<int> RemoveFromLockedAsync(ulong firstKey)
     {
         int[] ranges;
-        int count = 0;
+        int count;
         lock (_sync)
         {
             if (_evicted || _count == 0)
@@ -429,38 +416,60 @@ public sealed class DaxInode
                 return 0;
             }
 
-            ranges = ArrayPool<int>.Shared.Rent(_count);
-            int all = RangeIndex.CopyInOrder(_allocator.Slots, _root, ranges, 0);
-            for (int i = 0; i < all; i++)
+            int[]? collected = CollectUnpinnedLocked(firstKey, out count);
+            if (collected is null)
             {
-                ref RangeSlot slot = ref _allocator.Slots[ranges[i]];
-                if (slot.FileKey < firstKey)
-                {
-                    continue;
-                }
-
-                if (Volatile.Read(ref slot.Pins) != 0)
-                {
-                    ArrayPool<int>.Shared.Return(ranges);
-                    return -1;
-                }
-
-                ranges[count++] = ranges[i];
+                return -1;
             }
 
+            ranges = collected;
             for (int i = 0; i < count; i++)
             {
                 UnlinkLocked(ranges[i]);
             }
         }
 
+        await RemoveAndFreeAsync(ranges, count).ConfigureAwait(false);
+        return count;
+    }
+
+    /// <summary>This inode's ranges with file keys from <paramref name="firstKey"/>, in file order, in a pooled array;
+    /// null (nothing rented) while one of them is pinned.</summary>
+    private int[]? CollectUnpinnedLocked(ulong firstKey, out int count)
+    {
+        RangeSlot[] slots = _allocator.Slots;
+        int[] ranges = ArrayPool<int>.Shared.Rent(Math.Max(_count, 1));
+        int all = RangeIndex.CopyInOrder(slots, _root, ranges, 0);
+        count = 0;
+        for (int i = 0; i < all; i++)
+        {
+            ref RangeSlot slot = ref slots[ranges[i]];
+            if (slot.FileKey < firstKey)
+            {
+                continue;
+            }
+
+            if (Volatile.Read(ref slot.Pins) != 0)
+            {
+                ArrayPool<int>.Shared.Return(ranges);
+                return null;
+            }
+
+            ranges[count++] = ranges[i];
+        }
+
+        return ranges;
+    }
+
+    /// <summary>Sends <c>REMOVEMAPPING</c> for ranges already taken out of this inode, frees them and returns the
+    /// pooled array.</summary>
+    private async ValueTask RemoveAndFreeAsync(int[] ranges, int count)
+    {
         try
         {
             await _allocator.SendRemovalsAsync(NodeId, ranges, count).ConfigureAwait(false);
             _allocator.MoveBusyToFree(ranges.AsSpan(0, count));
-
             _allocator.CountEvictions(count);
-            return count;
         }
         finally
         {

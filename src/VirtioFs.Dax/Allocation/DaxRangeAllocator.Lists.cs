@@ -88,14 +88,7 @@ public sealed partial class DaxRangeAllocator
         }
     }
 
-    internal void MoveBusyToFree(int range)
-    {
-        lock (_listLock)
-        {
-            UnlinkBusyLocked(range);
-            PushFreeLocked(range);
-        }
-    }
+    internal void MoveBusyToFree(int range) => MoveBusyToFree(new ReadOnlySpan<int>(in range));
 
     internal void MoveBusyToFree(ReadOnlySpan<int> ranges)
     {

@@ -201,33 +201,13 @@ public sealed partial class DaxRangeAllocator : IAsyncDisposable
     internal int SelectVictim(ReadOnlySpan<int> inodeRanges)
         => _policy.SelectVictim(DaxReclaimCandidates.FromIndices(Slots, inodeRanges, _rangeSize));
 
-    internal async ValueTask<Errno> SetupAsync(ulong nodeId, ulong key, int range, bool write, CancellationToken cancellationToken)
-    {
-        Errno error = await SendSetupAsync(nodeId, key, range, write, cancellationToken).ConfigureAwait(false);
-        if (error == Errno.Success)
-        {
-            Interlocked.Increment(ref _allocations);
-        }
-
-        return error;
-    }
-
-    internal async ValueTask<Errno> UpgradeAsync(ulong nodeId, ulong key, int range, CancellationToken cancellationToken)
-    {
-        Errno error = await SendSetupAsync(nodeId, key, range, write: true, cancellationToken).ConfigureAwait(false);
-        if (error == Errno.Success)
-        {
-            Interlocked.Increment(ref _upgrades);
-        }
-
-        return error;
-    }
-
     internal void CountDirectReclaim() => Interlocked.Increment(ref _directReclaims);
 
     internal void CountEvictions(int count) => Interlocked.Add(ref _evictions, count);
 
-    private async ValueTask<Errno> SendSetupAsync(ulong nodeId, ulong key, int range, bool write, CancellationToken cancellationToken)
+    /// <summary>Sends <c>SETUPMAPPING</c> of file range <paramref name="key"/> into <paramref name="range"/>; a success
+    /// counts as an upgrade of a read-only mapping when <paramref name="upgrade"/>, else as a new mapping.</summary>
+    internal async ValueTask<Errno> SetupAsync(ulong nodeId, ulong key, int range, bool write, bool upgrade, CancellationToken cancellationToken)
     {
         if (_disconnected)
         {
@@ -252,6 +232,10 @@ public sealed partial class DaxRangeAllocator : IAsyncDisposable
         if (error != Errno.Success)
         {
             Interlocked.Increment(ref _failures);
+        }
+        else
+        {
+            Interlocked.Increment(ref upgrade ? ref _upgrades : ref _allocations);
         }
 
         return error;

@@ -33,9 +33,7 @@ public sealed class DaxReclaimOptions
     public int ThresholdPercent
     {
         get;
-        init => field = value is >= 0 and <= 100
-            ? value
-            : throw new ArgumentOutOfRangeException(nameof(ThresholdPercent), value, "The threshold is a percentage of the ranges and must be 0 to 100.");
+        init => field = DaxThrowHelper.InRange(value, 0, 100, nameof(ThresholdPercent), "The threshold is a percentage of the ranges and must be 0 to 100.");
     } = DefaultThresholdPercent;
 
     /// <summary>How many ranges one background pass frees at most. 1 to <see cref="MaxChunk"/>; default 10.</summary>
@@ -43,9 +41,7 @@ public sealed class DaxReclaimOptions
     public int Chunk
     {
         get;
-        init => field = value is >= 1 and <= MaxChunk
-            ? value
-            : throw new ArgumentOutOfRangeException(nameof(Chunk), value, $"A reclaim pass must free at least 1 and at most {MaxChunk} ranges.");
+        init => field = DaxThrowHelper.InRange(value, 1, MaxChunk, nameof(Chunk), $"A reclaim pass must free at least 1 and at most {MaxChunk} ranges.");
     } = DefaultChunk;
 
     /// <summary>The pause before the next background pass while free ranges stay below the threshold.
@@ -54,8 +50,6 @@ public sealed class DaxReclaimOptions
     public TimeSpan RerunDelay
     {
         get;
-        init => field = value >= MinRerunDelay && value <= MaxRerunDelay
-            ? value
-            : throw new ArgumentOutOfRangeException(nameof(RerunDelay), value, "The delay between reclaim passes must be at least 1 ms and at most 1 minute.");
+        init => field = DaxThrowHelper.InRange(value, MinRerunDelay, MaxRerunDelay, nameof(RerunDelay), "The delay between reclaim passes must be at least 1 ms and at most 1 minute.");
     } = DefaultRerunDelay;
 }

@@ -104,7 +104,7 @@ public sealed partial class DaxMappingServer : IFuseMappingServer
             return Invalid(context, "SETUPMAPPING has unknown flags");
         }
 
-        if (!IsValidRange(args.Moffset, args.Len) || !_geometry.IsAligned(args.Foffset) || args.Foffset > (ulong)long.MaxValue - args.Len)
+        if (!_geometry.IsMappable(args.Moffset, args.Len) || !_geometry.IsAligned(args.Foffset) || args.Foffset > (ulong)long.MaxValue - args.Len)
         {
             return Invalid(context, "SETUPMAPPING range is empty, misaligned or out of bounds");
         }
@@ -156,7 +156,7 @@ public sealed partial class DaxMappingServer : IFuseMappingServer
         for (int i = 0; i < ranges.Count; i++)
         {
             FuseRemovemappingOne entry = ranges[i];
-            if (!IsValidRange(entry.Moffset, entry.Len))
+            if (!_geometry.IsMappable(entry.Moffset, entry.Len))
             {
                 return new(Invalid(context, "REMOVEMAPPING entry is empty, misaligned or out of bounds"));
             }
@@ -213,10 +213,6 @@ public sealed partial class DaxMappingServer : IFuseMappingServer
         }
     }
 
-    /// <summary>A non-empty, aligned range inside the window (overflow-checked).</summary>
-    private bool IsValidRange(ulong offset, ulong length)
-        => _geometry.Contains(offset, length) && _geometry.IsAligned(offset) && _geometry.IsAligned(length);
-
     /// <summary>Double-checks the provider's answer.</summary>
     private Errno Check(FuseRequestContext context, DaxFileReference file, ulong? fh, bool writable)
     {
@@ -250,12 +246,11 @@ public sealed partial class DaxMappingServer : IFuseMappingServer
                 return Errno.EIO;
             }
 
-            List<DaxMappingTable.Extent> previous = _table.Clip(start, end);
             Errno error = _window.Map(start, length, file, fileOffset, writable);
             if (error != Errno.Success)
             {
                 LogMapFailed(_logger, start, length, error);
-                Restore(start, end, previous);
+                Restore(start, end);
                 return error;
             }
 
@@ -266,11 +261,12 @@ public sealed partial class DaxMappingServer : IFuseMappingServer
     }
 
     /// <summary>After a failed map, puts back what the range held (the failed call may have unmapped it); what cannot
-    /// be restored is unmapped and dropped from the table.</summary>
-    private void Restore(long start, long end, List<DaxMappingTable.Extent> previous)
+    /// be restored is unmapped and dropped from the table. The table still describes the range as it was before the
+    /// failed call, so what to restore is read from it here, on the failure path only.</summary>
+    private void Restore(long start, long end)
     {
         long cursor = start;
-        foreach (DaxMappingTable.Extent part in previous)
+        foreach (DaxMappingTable.Extent part in _table.Clip(start, end))
         {
             UnmapGap(cursor, part.Start);
             if (_window.Map(part.Start, part.Length, part.File, part.FileOffset, part.Writable) != Errno.Success)

@@ -1,14 +1,15 @@
 namespace VirtioFs.Dax;
 
 /// <summary>
-/// Which window range maps which file range: non-overlapping extents sorted by window offset, and per node the window
-/// offsets of its extents (so a host-side truncate or eviction finds them). Each extent holds its own
-/// <see cref="DaxFileReference"/>. Not thread-safe: <see cref="DaxMappingServer"/> guards it with its lock.
+/// Which window range maps which file range: non-overlapping extents sorted by window offset. Each extent holds its
+/// own <see cref="DaxFileReference"/>. Not thread-safe: <see cref="DaxMappingServer"/> guards it with its lock.
 /// </summary>
+/// <remarks>There is no per-node index: a node's extents (for a host-side truncate or eviction) are found by a scan,
+/// which costs no more than the list insertions every mapping request already makes, and keeps those requests from
+/// maintaining a second structure.</remarks>
 internal sealed class DaxMappingTable
 {
     private readonly List<Extent> _extents = [];
-    private readonly Dictionary<ulong, SortedSet<long>> _byNode = [];
 
     public int Count => _extents.Count;
 
@@ -42,17 +43,17 @@ internal sealed class DaxMappingTable
         while (i < _extents.Count && _extents[i].Start < end)
         {
             Extent e = _extents[i];
-            Remove(i);
+            _extents.RemoveAt(i);
             int pieces = 0;
             if (e.Start < start)
             {
-                Insert(i++, e with { Length = start - e.Start });
+                _extents.Insert(i++, e with { Length = start - e.Start });
                 pieces++;
             }
 
             if (e.End > end)
             {
-                Insert(i++, e with { Start = end, Length = e.End - end, FileOffset = e.FileOffset + (end - e.Start) });
+                _extents.Insert(i++, e with { Start = end, Length = e.End - end, FileOffset = e.FileOffset + (end - e.Start) });
                 pieces++;
             }
 
@@ -77,7 +78,7 @@ internal sealed class DaxMappingTable
             throw new InvalidOperationException("DAX mapping table extents overlap.");
         }
 
-        Insert(i, extent);
+        _extents.Insert(i, extent);
     }
 
     /// <summary>Empties the table, releasing every reference.</summary>
@@ -89,7 +90,6 @@ internal sealed class DaxMappingTable
         }
 
         _extents.Clear();
-        _byNode.Clear();
     }
 
     public DaxMapping[] Snapshot()
@@ -105,16 +105,28 @@ internal sealed class DaxMappingTable
 
     public DaxMapping[] Snapshot(ulong nodeId)
     {
-        if (!_byNode.TryGetValue(nodeId, out SortedSet<long>? starts))
+        int count = 0;
+        foreach (Extent e in _extents)
+        {
+            if (e.NodeId == nodeId)
+            {
+                count++;
+            }
+        }
+
+        if (count == 0)
         {
             return [];
         }
 
-        var result = new DaxMapping[starts.Count];
+        var result = new DaxMapping[count];
         int n = 0;
-        foreach (long start in starts)
+        foreach (Extent e in _extents)
         {
-            result[n++] = _extents[FirstEndingAfter(start)].ToMapping();
+            if (e.NodeId == nodeId)
+            {
+                result[n++] = e.ToMapping();
+            }
         }
 
         return result;
@@ -138,29 +150,6 @@ internal sealed class DaxMappingTable
         }
 
         return lo;
-    }
-
-    private void Insert(int index, Extent extent)
-    {
-        _extents.Insert(index, extent);
-        if (!_byNode.TryGetValue(extent.NodeId, out SortedSet<long>? starts))
-        {
-            _byNode[extent.NodeId] = starts = [];
-        }
-
-        starts.Add(extent.Start);
-    }
-
-    private void Remove(int index)
-    {
-        Extent extent = _extents[index];
-        _extents.RemoveAt(index);
-        SortedSet<long> starts = _byNode[extent.NodeId];
-        starts.Remove(extent.Start);
-        if (starts.Count == 0)
-        {
-            _byNode.Remove(extent.NodeId);
-        }
     }
 
     /// <summary>A mapped window range [<see cref="Start"/>, <see cref="End"/>).</summary>

@@ -13,22 +13,12 @@ internal sealed class DaxSizeGate
 
     /// <summary>Enters shared; completes synchronously unless an exclusive holder is in.</summary>
     public ValueTask EnterSharedAsync(CancellationToken cancellationToken)
-    {
-        // Dekker-style: increment, then look for a writer; the writer publishes itself, then looks at the readers.
-        Interlocked.Increment(ref _readers);
-        TaskCompletionSource? writer = Volatile.Read(ref _writer);
-        if (writer is null)
-        {
-            return default;
-        }
-
-        Interlocked.Decrement(ref _readers);
-        return EnterSharedSlowAsync(writer, cancellationToken);
-    }
+        => TryEnterShared() ? default : EnterSharedSlowAsync(cancellationToken);
 
     /// <summary>Enters shared unless an exclusive holder is in; never waits.</summary>
     public bool TryEnterShared()
     {
+        // Dekker-style: increment, then look for a writer; the writer publishes itself, then looks at the readers.
         Interlocked.Increment(ref _readers);
         if (Volatile.Read(ref _writer) is null)
         {
@@ -68,20 +58,15 @@ internal sealed class DaxSizeGate
         writer?.SetResult();
     }
 
-    private async ValueTask EnterSharedSlowAsync(TaskCompletionSource writer, CancellationToken cancellationToken)
+    private async ValueTask EnterSharedSlowAsync(CancellationToken cancellationToken)
     {
-        while (true)
+        // Wait for each exclusive holder in turn; one may leave and another come in between the wait and the retry.
+        while (!TryEnterShared())
         {
-            await writer.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-            Interlocked.Increment(ref _readers);
-            TaskCompletionSource? next = Volatile.Read(ref _writer);
-            if (next is null)
+            if (Volatile.Read(ref _writer) is { } writer)
             {
-                return;
+                await writer.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
-
-            Interlocked.Decrement(ref _readers);
-            writer = next;
         }
     }
 }

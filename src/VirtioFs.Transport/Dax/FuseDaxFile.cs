@@ -315,10 +315,7 @@ public sealed class FuseDaxFile : IAsyncDisposable
         {
             long position = offset + done;
             int chunk = (int)Math.Min(total - done, rangeSize - (position & (rangeSize - 1)));
-            ValueTask<FuseResult<DaxMappingLease>> acquisition = inode.AcquireAsync((ulong)position, write, cancellationToken);
-            FuseResult<DaxMappingLease> leased = acquisition.IsCompletedSuccessfully
-                ? acquisition.Result
-                : await acquisition.ConfigureAwait(false);
+            FuseResult<DaxMappingLease> leased = await inode.AcquireAsync((ulong)position, write, cancellationToken).ConfigureAwait(false);
             if (!leased.IsSuccess)
             {
                 return done > 0 ? done : leased.Error;

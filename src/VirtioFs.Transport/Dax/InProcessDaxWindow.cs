@@ -126,9 +126,8 @@ public sealed unsafe class InProcessDaxWindow : IDaxWindow, IDisposable
     /// <summary>Unmaps everything and releases the address range.</summary>
     public void Dispose() => _region.Dispose();
 
-    private bool IsValid(long offset, long length)
-        => offset >= 0 && length > 0 && Geometry.Contains((ulong)offset, (ulong)length)
-            && Geometry.IsAligned((ulong)offset) && Geometry.IsAligned((ulong)length);
+    /// <summary>A negative offset or length turns into a ulong past the window, so the geometry's check refuses it too.</summary>
+    private bool IsValid(long offset, long length) => Geometry.IsMappable((ulong)offset, (ulong)length);
 
     /// <summary>Puts inaccessible anonymous memory over a range: the previous mapping goes, the address range stays ours.</summary>
     private Errno Reserve(long windowOffset, long length)
