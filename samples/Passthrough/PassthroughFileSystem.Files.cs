@@ -40,15 +40,10 @@ public sealed unsafe partial class PassthroughFileSystem
     /// <inheritdoc/>
     public override ValueTask<FuseResult<FuseCreateOut>> CreateAsync(FuseRequestContext context, FuseCreateIn args, ReadOnlyMemory<byte> name)
     {
-        Inode? parent = Node(context.NodeId);
+        Inode? parent = Writable(context.NodeId, out Errno refused);
         if (parent is null)
         {
-            return new(Errno.ESTALE);
-        }
-
-        if (_options.ReadOnly)
-        {
-            return new(Errno.EROFS);
+            return new(refused);
         }
 
         int flags = HostOpenFlags((int)args.Flags) | Interop.O_CREAT;
@@ -65,15 +60,10 @@ public sealed unsafe partial class PassthroughFileSystem
     /// <inheritdoc/>
     public override ValueTask<FuseResult<FuseCreateOut>> TmpFileAsync(FuseRequestContext context, FuseCreateIn args)
     {
-        Inode? parent = Node(context.NodeId);
+        Inode? parent = Writable(context.NodeId, out Errno refused);
         if (parent is null)
         {
-            return new(Errno.ESTALE);
-        }
-
-        if (_options.ReadOnly)
-        {
-            return new(Errno.EROFS);
+            return new(refused);
         }
 
         int flags = HostOpenFlags((int)args.Flags) & ~(Interop.O_CREAT | Interop.O_EXCL);
