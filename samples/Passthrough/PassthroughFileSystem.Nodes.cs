@@ -13,15 +13,11 @@ public sealed unsafe partial class PassthroughFileSystem
             return new(Errno.ESTALE);
         }
 
-        if (parent == _inodes.Root && name.Span.SequenceEqual(".."u8))
-        {
-            // The export's root has no parent the client may see.
-            name = "."u8.ToArray();
-        }
-
-        byte* n = stackalloc byte[name.Length + 1];
+        // The export's root has no parent the client may see.
+        ReadOnlySpan<byte> lookup = parent == _inodes.Root && name.Span.SequenceEqual(".."u8) ? "."u8 : name.Span;
+        byte* n = stackalloc byte[lookup.Length + 1];
         using CallerCredentials.Scope scope = _credentials.Enter(context);
-        Errno error = LookupName(parent, Terminate(name.Span, n), out FuseEntryOut entry);
+        Errno error = LookupName(parent, Terminate(lookup, n), out FuseEntryOut entry);
         return new(error == Errno.Success ? entry : error);
     }
 
