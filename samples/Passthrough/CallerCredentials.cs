@@ -1,5 +1,8 @@
 using System.Buffers;
+using System.Buffers.Text;
+using System.Collections.Concurrent;
 using System.Globalization;
+using Microsoft.Win32.SafeHandles;
 using VirtioFs.Protocol;
 
 namespace VirtioFs.Samples.Passthrough;
@@ -31,8 +34,7 @@ internal sealed unsafe class CallerCredentials
     private readonly uint[] _groups;
     private readonly Interop.CapData _caps0;
     private readonly Interop.CapData _caps1;
-    private readonly Lock _cacheLock = new();
-    private readonly Dictionary<uint, (long Stamp, uint[] Groups)> _groupCache = [];
+    private readonly ConcurrentDictionary<uint, (long Stamp, uint[] Groups)> _groupCache = new();
 
     public CallerCredentials()
     {
@@ -171,44 +173,94 @@ internal sealed unsafe class CallerCredentials
             return [];
         }
 
+        // Every switched request asks: a hit reads the concurrent dictionary without a lock.
         long now = Environment.TickCount64 * TimeSpan.TicksPerMillisecond;
-        lock (_cacheLock)
+        if (_groupCache.TryGetValue(pid, out var cached) && now - cached.Stamp < GroupsCacheTicks)
         {
-            if (_groupCache.TryGetValue(pid, out var cached) && now - cached.Stamp < GroupsCacheTicks)
-            {
-                return cached.Groups;
-            }
+            return cached.Groups;
         }
 
-        uint[] groups = [];
+        uint[] groups = ReadGroups(pid);
+        if (_groupCache.Count > 4096)
+        {
+            _groupCache.Clear();
+        }
+
+        _groupCache[pid] = (now, groups);
+        return groups;
+    }
+
+    /// <summary>The <c>Groups:</c> line of <c>/proc/&lt;pid&gt;/status</c>, parsed from the bytes (each new pid of a busy
+    /// client, a build spawning compilers say, costs a read: no line strings, no splitting).</summary>
+    private static uint[] ReadGroups(uint pid)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(4096);
         try
         {
-            foreach (string line in File.ReadLines($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/status"))
+            int length = 0;
+            using (SafeFileHandle status = File.OpenHandle($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/status"))
             {
-                if (line.StartsWith("Groups:", StringComparison.Ordinal))
+                int n;
+                while ((n = RandomAccess.Read(status, buffer.AsSpan(length), length)) > 0)
                 {
-                    groups = [.. line.AsSpan(7).ToString().Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries)
-                        .Select(g => uint.Parse(g, CultureInfo.InvariantCulture))];
-                    break;
+                    length += n;
+                    if (length == buffer.Length)
+                    {
+                        // Many groups: the line can be longer than a page.
+                        byte[] larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, length).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
                 }
             }
+
+            ReadOnlySpan<byte> line = buffer.AsSpan(0, length);
+            int start = line.IndexOf("\nGroups:"u8);
+            if (start < 0)
+            {
+                return [];
+            }
+
+            line = line.Slice(start + "\nGroups:"u8.Length);
+            int end = line.IndexOf((byte)'\n');
+            line = end < 0 ? line : line.Slice(0, end);
+            int count = 0;
+            for (ReadOnlySpan<byte> rest = line; TakeGroup(ref rest, out _);)
+            {
+                count++;
+            }
+
+            uint[] groups = new uint[count];
+            ReadOnlySpan<byte> next = line;
+            for (int i = 0; i < count; i++)
+            {
+                TakeGroup(ref next, out groups[i]);
+            }
+
+            return groups;
         }
         catch (IOException)
         {
             // The process has gone: no supplementary groups.
+            return [];
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
 
-        lock (_cacheLock)
+        static bool TakeGroup(ref ReadOnlySpan<byte> rest, out uint group)
         {
-            if (_groupCache.Count > 4096)
+            rest = rest.TrimStart(" \t"u8);
+            if (!Utf8Parser.TryParse(rest, out group, out int consumed))
             {
-                _groupCache.Clear();
+                return false;
             }
 
-            _groupCache[pid] = (now, groups);
+            rest = rest.Slice(consumed);
+            return true;
         }
-
-        return groups;
     }
 
     internal enum SwitchKind

@@ -27,21 +27,15 @@ public sealed unsafe partial class PassthroughFileSystem
 
         var handle = new FileHandle(inode, Interop.Own(fd), Interop.O_RDONLY | Interop.O_DIRECTORY) { Directory = new DirectoryStream() };
         FuseResult<FuseOpenOut> reply = OpenReply(handle, regular: false);
-        if (reply.IsSuccess && _options.Cache == PassthroughCacheMode.Always)
+        if (!reply.IsSuccess)
         {
-            FuseOpenOut open = reply.Value;
-            open.OpenFlags = (uint)(FuseOpenOutFlags.KeepCache | FuseOpenOutFlags.CacheDir);
-            return new(open);
+            return new(reply);
         }
 
-        if (reply.IsSuccess)
-        {
-            FuseOpenOut open = reply.Value;
-            open.OpenFlags = 0;
-            return new(open);
-        }
-
-        return new(reply);
+        // A directory takes no file flags (no direct I/O); with the cache kept, its listing is cached too.
+        FuseOpenOut open = reply.Value;
+        open.OpenFlags = _options.Cache == PassthroughCacheMode.Always ? (uint)(FuseOpenOutFlags.KeepCache | FuseOpenOutFlags.CacheDir) : 0;
+        return new(open);
     }
 
     /// <inheritdoc/>

@@ -40,15 +40,10 @@ public sealed unsafe partial class PassthroughFileSystem
     /// <inheritdoc/>
     public override ValueTask<FuseResult<FuseCreateOut>> CreateAsync(FuseRequestContext context, FuseCreateIn args, ReadOnlyMemory<byte> name)
     {
-        Inode? parent = Node(context.NodeId);
+        Inode? parent = Writable(context.NodeId, out Errno refused);
         if (parent is null)
         {
-            return new(Errno.ESTALE);
-        }
-
-        if (_options.ReadOnly)
-        {
-            return new(Errno.EROFS);
+            return new(refused);
         }
 
         int flags = HostOpenFlags((int)args.Flags) | Interop.O_CREAT;
@@ -65,15 +60,10 @@ public sealed unsafe partial class PassthroughFileSystem
     /// <inheritdoc/>
     public override ValueTask<FuseResult<FuseCreateOut>> TmpFileAsync(FuseRequestContext context, FuseCreateIn args)
     {
-        Inode? parent = Node(context.NodeId);
+        Inode? parent = Writable(context.NodeId, out Errno refused);
         if (parent is null)
         {
-            return new(Errno.ESTALE);
-        }
-
-        if (_options.ReadOnly)
-        {
-            return new(Errno.EROFS);
+            return new(refused);
         }
 
         int flags = HostOpenFlags((int)args.Flags) & ~(Interop.O_CREAT | Interop.O_EXCL);
@@ -262,12 +252,18 @@ public sealed unsafe partial class PassthroughFileSystem
         }
     }
 
-    private static FuseResult<int> ReadFully(FileHandle handle, byte* b, int length, long offset)
+    private static FuseResult<int> ReadFully(FileHandle handle, byte* b, int length, long offset) => Transfer(&Interop.PRead, handle, b, length, offset);
+
+    private static FuseResult<int> WriteFully(FileHandle handle, byte* b, int length, long offset) => Transfer(&Interop.PWrite, handle, b, length, offset);
+
+    /// <summary>Repeats <c>pread</c>/<c>pwrite</c> (<paramref name="io"/>) until <paramref name="length"/> bytes are moved,
+    /// the file ends (a call moves nothing) or an error; an error after some bytes answers with those bytes.</summary>
+    private static FuseResult<int> Transfer(delegate*<SafeFileHandle, byte*, nuint, long, nint> io, FileHandle handle, byte* b, int length, long offset)
     {
         int total = 0;
         while (total < length)
         {
-            nint n = Interop.PRead(handle.Fd, b + total, (nuint)(length - total), offset + total);
+            nint n = io(handle.Fd, b + total, (nuint)(length - total), offset + total);
             if (n < 0)
             {
                 Errno error = Interop.LastErrno;
@@ -282,29 +278,6 @@ public sealed unsafe partial class PassthroughFileSystem
             if (n == 0)
             {
                 break;
-            }
-
-            total += (int)n;
-        }
-
-        return total;
-    }
-
-    private static FuseResult<int> WriteFully(FileHandle handle, byte* b, int length, long offset)
-    {
-        int total = 0;
-        while (total < length)
-        {
-            nint n = Interop.PWrite(handle.Fd, b + total, (nuint)(length - total), offset + total);
-            if (n < 0)
-            {
-                Errno error = Interop.LastErrno;
-                if (error == Errno.EINTR)
-                {
-                    continue;
-                }
-
-                return total > 0 ? total : error;
             }
 
             total += (int)n;

@@ -61,11 +61,8 @@ public sealed unsafe partial class PassthroughFileSystem
                 (uint)Interop.F_WRLCK => Interop.LOCK_EX,
                 _ => Interop.LOCK_UN,
             };
-            return Take(
-                () => Interop.FileLock(handle.Fd, operation | Interop.LOCK_NB) == 0 ? Errno.Success : Interop.LastErrno,
-                () => Interop.FileLock(handle.Fd, operation) == 0 ? Errno.Success : Interop.LastErrno,
-                wait,
-                context.CancellationToken);
+            Errno taken = FileLock(handle.Fd, operation | Interop.LOCK_NB);
+            return wait && taken == Errno.EAGAIN ? WaitFileLock(handle.Fd, operation, context.CancellationToken) : new(taken);
         }
 
         // As fcntl(2): a read lock needs a descriptor open for reading, a write lock one open for writing.
@@ -81,20 +78,23 @@ public sealed unsafe partial class PassthroughFileSystem
         }
 
         Interop.Flock request = ToFlock(args.Lk);
-        return Take(() => SetOfdLock(fd!, Interop.F_OFD_SETLK, request), () => SetOfdLock(fd!, Interop.F_OFD_SETLKW, request), wait, context.CancellationToken);
+        Errno result = SetOfdLock(fd!, Interop.F_OFD_SETLK, request);
+        return wait && result == Errno.EAGAIN ? WaitOfdLock(fd!, request, context.CancellationToken) : new(result);
     }
 
-    /// <summary>Tries the lock at once on this thread; a lock that must wait goes to the lock waiter (or is polled).</summary>
-    private ValueTask<Errno> Take(Func<Errno> attempt, Func<Errno> blocking, bool wait, CancellationToken cancellationToken)
-    {
-        Errno first = attempt();
-        if (!wait || first != Errno.EAGAIN)
-        {
-            return new(first);
-        }
+    // A lock is tried at once on this thread, with no allocation; only one that must wait builds the closures the lock
+    // waiter (or the poller) calls, in the two methods below, so that requests granted at once allocate none.
+    private ValueTask<Errno> WaitFileLock(SafeFileHandle fd, int operation, CancellationToken cancellationToken)
+        => Wait(() => FileLock(fd, operation | Interop.LOCK_NB), () => FileLock(fd, operation), cancellationToken);
 
-        return _lockWaiter is { } waiter ? waiter.WaitAsync(blocking, attempt, cancellationToken) : LockRetry.PollAsync(attempt, cancellationToken);
-    }
+    private ValueTask<Errno> WaitOfdLock(SafeFileHandle fd, Interop.Flock request, CancellationToken cancellationToken)
+        => Wait(() => SetOfdLock(fd, Interop.F_OFD_SETLK, request), () => SetOfdLock(fd, Interop.F_OFD_SETLKW, request), cancellationToken);
+
+    /// <summary>Waits for a lock the first attempt could not take: in the lock waiter, or polled.</summary>
+    private ValueTask<Errno> Wait(Func<Errno> attempt, Func<Errno> blocking, CancellationToken cancellationToken)
+        => _lockWaiter is { } waiter ? waiter.WaitAsync(blocking, attempt, cancellationToken) : LockRetry.PollAsync(attempt, cancellationToken);
+
+    private static Errno FileLock(SafeFileHandle fd, int operation) => Interop.FileLock(fd, operation) == 0 ? Errno.Success : Interop.LastErrno;
 
     private static Errno SetOfdLock(SafeFileHandle fd, int command, Interop.Flock request)
         => Interop.FcntlLock(fd, command, &request) == 0 ? Errno.Success : Interop.LastErrno;

@@ -13,15 +13,11 @@ public sealed unsafe partial class PassthroughFileSystem
             return new(Errno.ESTALE);
         }
 
-        if (parent == _inodes.Root && name.Span.SequenceEqual(".."u8))
-        {
-            // The export's root has no parent the client may see.
-            name = "."u8.ToArray();
-        }
-
-        byte* n = stackalloc byte[name.Length + 1];
+        // The export's root has no parent the client may see.
+        ReadOnlySpan<byte> lookup = parent == _inodes.Root && name.Span.SequenceEqual(".."u8) ? "."u8 : name.Span;
+        byte* n = stackalloc byte[lookup.Length + 1];
         using CallerCredentials.Scope scope = _credentials.Enter(context);
-        Errno error = LookupName(parent, Terminate(name.Span, n), out FuseEntryOut entry);
+        Errno error = LookupName(parent, Terminate(lookup, n), out FuseEntryOut entry);
         return new(error == Errno.Success ? entry : error);
     }
 
@@ -87,15 +83,10 @@ public sealed unsafe partial class PassthroughFileSystem
     /// <inheritdoc/>
     public override ValueTask<FuseResult<FuseAttrOut>> SetAttrAsync(FuseRequestContext context, FuseSetattrIn args)
     {
-        Inode? inode = Node(context.NodeId);
+        Inode? inode = Writable(context.NodeId, out Errno refused);
         if (inode is null)
         {
-            return new(Errno.ESTALE);
-        }
-
-        if (_options.ReadOnly)
-        {
-            return new(Errno.EROFS);
+            return new(refused);
         }
 
         var valid = (FuseSetAttrValid)args.Valid;
@@ -180,77 +171,44 @@ public sealed unsafe partial class PassthroughFileSystem
     /// <inheritdoc/>
     public override ValueTask<FuseResult<FuseEntryOut>> SymlinkAsync(FuseRequestContext context, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> target)
     {
-        Inode? parent = Node(context.NodeId);
+        Inode? parent = Writable(context.NodeId, out Errno refused);
         if (parent is null)
         {
-            return new(Errno.ESTALE);
-        }
-
-        if (_options.ReadOnly)
-        {
-            return new(Errno.EROFS);
+            return new(refused);
         }
 
         byte* n = stackalloc byte[name.Length + 1];
         byte* t = stackalloc byte[target.Length + 1];
         using CallerCredentials.Scope scope = _credentials.Enter(context);
-        if (Interop.SymlinkAt(Terminate(target.Span, t), parent.PathFd, Terminate(name.Span, n)) != 0)
-        {
-            return new(Interop.LastErrno);
-        }
-
-        Errno error = LookupName(parent, n, out FuseEntryOut entry);
-        return new(error == Errno.Success ? entry : error);
+        return new(Made(Interop.SymlinkAt(Terminate(target.Span, t), parent.PathFd, Terminate(name.Span, n)), parent, n));
     }
 
     /// <inheritdoc/>
     public override ValueTask<FuseResult<FuseEntryOut>> MkNodAsync(FuseRequestContext context, FuseMknodIn args, ReadOnlyMemory<byte> name)
     {
-        Inode? parent = Node(context.NodeId);
+        Inode? parent = Writable(context.NodeId, out Errno refused);
         if (parent is null)
         {
-            return new(Errno.ESTALE);
-        }
-
-        if (_options.ReadOnly)
-        {
-            return new(Errno.EROFS);
+            return new(refused);
         }
 
         byte* n = stackalloc byte[name.Length + 1];
         using CallerCredentials.Scope scope = _credentials.Enter(context);
-        if (Interop.MknodAt(parent.PathFd, Terminate(name.Span, n), args.Mode, DecodeDevice(args.Rdev)) != 0)
-        {
-            return new(Interop.LastErrno);
-        }
-
-        Errno error = LookupName(parent, n, out FuseEntryOut entry);
-        return new(error == Errno.Success ? entry : error);
+        return new(Made(Interop.MknodAt(parent.PathFd, Terminate(name.Span, n), args.Mode, DecodeDevice(args.Rdev)), parent, n));
     }
 
     /// <inheritdoc/>
     public override ValueTask<FuseResult<FuseEntryOut>> MkDirAsync(FuseRequestContext context, FuseMkdirIn args, ReadOnlyMemory<byte> name)
     {
-        Inode? parent = Node(context.NodeId);
+        Inode? parent = Writable(context.NodeId, out Errno refused);
         if (parent is null)
         {
-            return new(Errno.ESTALE);
-        }
-
-        if (_options.ReadOnly)
-        {
-            return new(Errno.EROFS);
+            return new(refused);
         }
 
         byte* n = stackalloc byte[name.Length + 1];
         using CallerCredentials.Scope scope = _credentials.Enter(context);
-        if (Interop.MkdirAt(parent.PathFd, Terminate(name.Span, n), args.Mode) != 0)
-        {
-            return new(Interop.LastErrno);
-        }
-
-        Errno error = LookupName(parent, n, out FuseEntryOut entry);
-        return new(error == Errno.Success ? entry : error);
+        return new(Made(Interop.MkdirAt(parent.PathFd, Terminate(name.Span, n), args.Mode), parent, n));
     }
 
     /// <inheritdoc/>
@@ -261,15 +219,10 @@ public sealed unsafe partial class PassthroughFileSystem
 
     private ValueTask<Errno> Remove(FuseRequestContext context, ReadOnlyMemory<byte> name, int flags)
     {
-        Inode? parent = Node(context.NodeId);
+        Inode? parent = Writable(context.NodeId, out Errno refused);
         if (parent is null)
         {
-            return new(Errno.ESTALE);
-        }
-
-        if (_options.ReadOnly)
-        {
-            return new(Errno.EROFS);
+            return new(refused);
         }
 
         byte* n = stackalloc byte[name.Length + 1];
@@ -280,15 +233,15 @@ public sealed unsafe partial class PassthroughFileSystem
     /// <inheritdoc/>
     public override ValueTask<Errno> RenameAsync(FuseRequestContext context, ulong newParent, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> newName, FuseRenameFlags flags)
     {
-        Inode? from = Node(context.NodeId), to = Node(newParent);
-        if (from is null || to is null)
+        if (Node(newParent) is not { } to)
         {
             return new(Errno.ESTALE);
         }
 
-        if (_options.ReadOnly)
+        Inode? from = Writable(context.NodeId, out Errno refused);
+        if (from is null)
         {
-            return new(Errno.EROFS);
+            return new(refused);
         }
 
         byte* n = stackalloc byte[name.Length + 1];
@@ -301,15 +254,15 @@ public sealed unsafe partial class PassthroughFileSystem
     /// <inheritdoc/>
     public override ValueTask<FuseResult<FuseEntryOut>> LinkAsync(FuseRequestContext context, ulong nodeId, ReadOnlyMemory<byte> newName)
     {
-        Inode? parent = Node(context.NodeId), inode = Node(nodeId);
-        if (parent is null || inode is null)
+        if (Node(nodeId) is not { } inode)
         {
             return new(Errno.ESTALE);
         }
 
-        if (_options.ReadOnly)
+        Inode? parent = Writable(context.NodeId, out Errno refused);
+        if (parent is null)
         {
-            return new(Errno.EROFS);
+            return new(refused);
         }
 
         byte* n = stackalloc byte[newName.Length + 1];
@@ -318,12 +271,7 @@ public sealed unsafe partial class PassthroughFileSystem
 
         // linkat(fd, "", AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH, which the caller may not have; following the
         // /proc/self/fd magic link names the inode itself (a symlink is linked, not its target).
-        if (Interop.LinkAt(Interop.AT_FDCWD, ProcPath(inode.FdNumber, proc), parent.PathFd, Terminate(newName.Span, n), Interop.AT_SYMLINK_FOLLOW) != 0)
-        {
-            return new(Interop.LastErrno);
-        }
-
-        Errno error = LookupName(parent, n, out FuseEntryOut entry);
-        return new(error == Errno.Success ? entry : error);
+        int rc = Interop.LinkAt(Interop.AT_FDCWD, ProcPath(inode.FdNumber, proc), parent.PathFd, Terminate(newName.Span, n), Interop.AT_SYMLINK_FOLLOW);
+        return new(Made(rc, parent, n));
     }
 }

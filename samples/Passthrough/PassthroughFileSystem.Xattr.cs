@@ -10,15 +10,10 @@ public sealed unsafe partial class PassthroughFileSystem
     /// <inheritdoc/>
     public override ValueTask<Errno> SetXattrAsync(FuseRequestContext context, FuseSetxattrIn args, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value)
     {
-        Inode? inode = Node(context.NodeId);
+        Inode? inode = Writable(context.NodeId, out Errno refused);
         if (inode is null)
         {
-            return new(Errno.ESTALE);
-        }
-
-        if (_options.ReadOnly)
-        {
-            return new(Errno.EROFS);
+            return new(refused);
         }
 
         byte* n = stackalloc byte[name.Length + 1];
@@ -71,15 +66,10 @@ public sealed unsafe partial class PassthroughFileSystem
     /// <inheritdoc/>
     public override ValueTask<Errno> RemoveXattrAsync(FuseRequestContext context, ReadOnlyMemory<byte> name)
     {
-        Inode? inode = Node(context.NodeId);
+        Inode? inode = Writable(context.NodeId, out Errno refused);
         if (inode is null)
         {
-            return new(Errno.ESTALE);
-        }
-
-        if (_options.ReadOnly)
-        {
-            return new(Errno.EROFS);
+            return new(refused);
         }
 
         byte* n = stackalloc byte[name.Length + 1];

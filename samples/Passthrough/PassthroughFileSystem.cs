@@ -143,6 +143,15 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
 
     private Inode? Node(ulong nodeId) => _inodes.Get(nodeId);
 
+    /// <summary>The node a request that changes it (or a directory's entries) addresses, or null and why it is refused:
+    /// ESTALE for a node the client does not hold, else EROFS on a read-only export.</summary>
+    private Inode? Writable(ulong nodeId, out Errno refused)
+    {
+        Inode? inode = Node(nodeId);
+        refused = inode is null ? Errno.ESTALE : _options.ReadOnly ? Errno.EROFS : Errno.Success;
+        return refused == Errno.Success ? inode : null;
+    }
+
     private FileHandle? Handle(ulong fh) => _handles.GetValueOrDefault(fh);
 
     private ulong AddHandle(FileHandle handle)
@@ -285,6 +294,19 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
         }
 
         return Register(Interop.Own(fd), parent.Device, out entry);
+    }
+
+    /// <summary>The reply to a request that made <paramref name="name"/> (NUL-terminated) in <paramref name="parent"/>: the
+    /// host call's errno if it failed (<paramref name="rc"/> not 0), else the new entry, looked up (and counted) by name.</summary>
+    private FuseResult<FuseEntryOut> Made(int rc, Inode parent, byte* name)
+    {
+        if (rc != 0)
+        {
+            return Interop.LastErrno;
+        }
+
+        Errno error = LookupName(parent, name, out FuseEntryOut entry);
+        return error == Errno.Success ? entry : error;
     }
 
     /// <summary>Reopens an inode's <c>O_PATH</c> descriptor as a real open file (the open permission check happens here).</summary>

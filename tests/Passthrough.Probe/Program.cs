@@ -233,25 +233,8 @@ namespace VirtioFs.Passthrough.Probe
                     }
                 }
 
-                case "pwritehex":
-                {
-                    byte[] data = Convert.FromHexString(a[3]);
-                    fixed (byte* p = data)
-                    {
-                        nint n = PWrite(_fds[a[1]], p, (nuint)data.Length, L(a[2]));
-                        return Ok(n, n.ToString(CultureInfo.InvariantCulture));
-                    }
-                }
-
-                case "pwrite":
-                {
-                    byte[] data = Encoding.UTF8.GetBytes(a[3]);
-                    fixed (byte* p = data)
-                    {
-                        nint n = PWrite(_fds[a[1]], p, (nuint)data.Length, L(a[2]));
-                        return Ok(n, n.ToString(CultureInfo.InvariantCulture));
-                    }
-                }
+                case "pwritehex": return PWriteBytes(_fds[a[1]], L(a[2]), Convert.FromHexString(a[3]));
+                case "pwrite": return PWriteBytes(_fds[a[1]], L(a[2]), Encoding.UTF8.GetBytes(a[3]));
 
                 case "read":
                 {
@@ -340,7 +323,7 @@ namespace VirtioFs.Passthrough.Probe
                 case "stat" or "lstat":
                 {
                     Statx st;
-                    if (StatxCall(-100, P(a[1]), a[0] == "lstat" ? 0x100 : 0, 0x7FF, &st) != 0)
+                    if (StatxAt(a[1], a[0] == "lstat" ? AtSymlinkNoFollow : 0, &st) != 0)
                     {
                         return Err();
                     }
@@ -352,19 +335,19 @@ namespace VirtioFs.Passthrough.Probe
                 case "blocks":
                 {
                     Statx st;
-                    return StatxCall(-100, P(a[1]), 0x100, 0x7FF, &st) != 0 ? Err() : "ok " + (st.Blocks > 0 ? "allocated" : "none");
+                    return StatxAt(a[1], AtSymlinkNoFollow, &st) != 0 ? Err() : "ok " + (st.Blocks > 0 ? "allocated" : "none");
                 }
 
                 case "mtime":
                 {
                     Statx st;
-                    return StatxCall(-100, P(a[1]), 0x100, 0x7FF, &st) != 0 ? Err() : string.Create(CultureInfo.InvariantCulture, $"ok {st.ATimeSec}.{st.ATimeNsec:D9} {st.MTimeSec}.{st.MTimeNsec:D9}");
+                    return StatxAt(a[1], AtSymlinkNoFollow, &st) != 0 ? Err() : string.Create(CultureInfo.InvariantCulture, $"ok {st.ATimeSec}.{st.ATimeNsec:D9} {st.MTimeSec}.{st.MTimeNsec:D9}");
                 }
 
                 case "tsmark":
                 {
                     Statx st;
-                    if (StatxCall(-100, P(a[1]), 0x100, 0x7FF, &st) != 0)
+                    if (StatxAt(a[1], AtSymlinkNoFollow, &st) != 0)
                     {
                         return Err();
                     }
@@ -377,7 +360,7 @@ namespace VirtioFs.Passthrough.Probe
                 case "tsdiff":
                 {
                     Statx st;
-                    if (StatxCall(-100, P(a[1]), 0x100, 0x7FF, &st) != 0)
+                    if (StatxAt(a[1], AtSymlinkNoFollow, &st) != 0)
                     {
                         return Err();
                     }
@@ -523,6 +506,20 @@ namespace VirtioFs.Passthrough.Probe
                 }
 
                 default: return "bad command " + a[0];
+            }
+        }
+
+        private const int AtSymlinkNoFollow = 0x100;
+
+        /// <summary>statx(2) of a path relative to the root, with the basic fields.</summary>
+        private int StatxAt(string path, int flags, Statx* st) => StatxCall(-100, P(path), flags, 0x7FF, st);
+
+        private static string PWriteBytes(int fd, long offset, byte[] data)
+        {
+            fixed (byte* p = data)
+            {
+                nint n = PWrite(fd, p, (nuint)data.Length, offset);
+                return Ok(n, n.ToString(CultureInfo.InvariantCulture));
             }
         }
 
