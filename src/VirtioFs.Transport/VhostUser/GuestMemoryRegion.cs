@@ -73,7 +73,7 @@ internal sealed class GuestMemoryRegion : IDisposable
             return null;
         }
 
-        SafeGuestMappingHandle? mapping = SafeGuestMappingHandle.Map(fd, mmapOffset + size, out errno);
+        SafeMappedRegionHandle? mapping = SafeMappedRegionHandle.MapShared(fd, mmapOffset + size, out errno);
         return mapping is null ? null : new GuestMemoryRegion(guestPhysicalAddress, size, userspaceAddress, mapping, mmapOffset);
     }
 
