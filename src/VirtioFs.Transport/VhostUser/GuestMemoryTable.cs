@@ -54,35 +54,33 @@ internal sealed class GuestMemoryTable
         return true;
     }
 
+    /// <summary>
+    /// Copies between guest-physical memory and <paramref name="buffer"/>: into the guest when <paramref name="toGuest"/>
+    /// (the buffer is then only read), out of it otherwise. A buffer spanning adjacent regions is copied in segments.
+    /// </summary>
+    /// <returns>False when any byte of the range is unmapped or the range wraps.</returns>
     /// <exception cref="ObjectDisposedException">A region was unmapped by a table swap (the caller retries).</exception>
-    public bool TryRead(ulong address, Span<byte> destination)
+    public bool TryCopy(ulong address, Span<byte> buffer, bool toGuest)
     {
-        while (!destination.IsEmpty)
+        while (!buffer.IsEmpty)
         {
-            if (!NextSegment(ref address, (ulong)destination.Length, out GuestMemoryRegion? region, out ulong offset, out ulong count))
+            if (!NextSegment(ref address, (ulong)buffer.Length, out GuestMemoryRegion? region, out ulong offset, out ulong count))
             {
                 return false;
             }
 
-            region.Memory.ReadSpan(region.MemoryOffset + offset, destination[..(int)count]);
-            destination = destination[(int)count..];
-        }
-
-        return true;
-    }
-
-    /// <exception cref="ObjectDisposedException">A region was unmapped by a table swap (the caller retries).</exception>
-    public bool TryWrite(ulong address, ReadOnlySpan<byte> source)
-    {
-        while (!source.IsEmpty)
-        {
-            if (!NextSegment(ref address, (ulong)source.Length, out GuestMemoryRegion? region, out ulong offset, out ulong count))
+            // count <= buffer.Length, so it fits an int.
+            Span<byte> segment = buffer[..(int)count];
+            if (toGuest)
             {
-                return false;
+                region.Memory.WriteSpan<byte>(region.MemoryOffset + offset, segment);
+            }
+            else
+            {
+                region.Memory.ReadSpan(region.MemoryOffset + offset, segment);
             }
 
-            region.Memory.WriteSpan(region.MemoryOffset + offset, source[..(int)count]);
-            source = source[(int)count..];
+            buffer = buffer[(int)count..];
         }
 
         return true;
