@@ -46,7 +46,7 @@ internal sealed unsafe partial class SplitVirtqueue
             // A copy: the guest can rewrite the table at any time, so nothing below reads it twice.
             VirtqDescriptor descriptor = inIndirect
                 ? _indirectTable[index]
-                : Unsafe.ReadUnaligned<VirtqDescriptor>(_desc + (index * VirtqDescriptor.Size));
+                : Unsafe.ReadUnaligned<VirtqDescriptor>(_desc.Pointer + (index * VirtqDescriptor.Size));
 
             if ((descriptor.Flags & VirtqLayout.DescriptorFlagIndirect) != 0)
             {
