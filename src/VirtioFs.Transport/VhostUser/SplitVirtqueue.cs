@@ -124,8 +124,6 @@ internal sealed unsafe partial class SplitVirtqueue : IDisposable
         _usedIndex = Volatile.Read(ref UsedIndexRef);
     }
 
-    public int Size => _size;
-
     public bool IsBroken => Volatile.Read(ref _violation) != 0;
 
     public VirtqueueViolation Violation => (VirtqueueViolation)Volatile.Read(ref _violation);

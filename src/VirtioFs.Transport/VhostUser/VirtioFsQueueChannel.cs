@@ -122,16 +122,7 @@ internal sealed class VirtioFsQueueChannel : IFuseChannel
     public ValueTask SendNotificationAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
         => ValueTask.FromException(new FuseProtocolException("This virtio-fs queue cannot carry notifications.", Errno.ENOSYS));
 
-    public void Shutdown()
-    {
-        try
-        {
-            _shutdown.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
+    public void Shutdown() => _shutdown.Cancel();
 
     public ValueTask DisposeAsync()
     {
@@ -187,7 +178,7 @@ internal sealed class VirtioFsQueueChannel : IFuseChannel
 
     private DescriptorChain FindChain(long token)
     {
-        DescriptorChain? chain = token >= 0 && (token & 0xFFFF) < _queue.Size ? _queue.ChainAt((ushort)token) : null;
+        DescriptorChain? chain = token >= 0 ? _queue.ChainAt((ushort)token) : null;
         if (chain is null || !chain.InFlight || chain.Generation != (int)(uint)(token >> 16))
         {
             throw new FuseChannelException($"Virtqueue: no chain in flight has token {token}.");
