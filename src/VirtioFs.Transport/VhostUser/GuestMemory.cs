@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace VirtioFs.Transport.VhostUser;
 
 /// <summary>
@@ -34,14 +36,24 @@ internal sealed class GuestMemory : IDisposable
     }
 
     /// <summary>Copies guest-physical memory out; false when any byte of the range is unmapped or the range wraps.</summary>
-    public bool TryRead(ulong address, Span<byte> destination)
+    public bool TryRead(ulong address, Span<byte> destination) => TryCopy(address, destination, toGuest: false);
+
+    /// <summary>Copies into guest-physical memory; false when any byte of the range is unmapped or the range wraps.</summary>
+    public bool TryWrite(ulong address, ReadOnlySpan<byte> source)
+        => TryCopy(address, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(source), source.Length), toGuest: true);
+
+    /// <summary>Unmaps every region (once their readers are done).</summary>
+    public void Dispose() => SetRegions([]);
+
+    /// <summary>Copies through the current table (<see cref="GuestMemoryTable.TryCopy"/> only reads the buffer when copying into the guest).</summary>
+    private bool TryCopy(ulong address, Span<byte> buffer, bool toGuest)
     {
         while (true)
         {
             GuestMemoryTable table = Table;
             try
             {
-                return table.TryRead(address, destination);
+                return table.TryCopy(address, buffer, toGuest);
             }
             catch (ObjectDisposedException) when (!ReferenceEquals(table, Table))
             {
@@ -49,23 +61,4 @@ internal sealed class GuestMemory : IDisposable
             }
         }
     }
-
-    /// <summary>Copies into guest-physical memory; false when any byte of the range is unmapped or the range wraps.</summary>
-    public bool TryWrite(ulong address, ReadOnlySpan<byte> source)
-    {
-        while (true)
-        {
-            GuestMemoryTable table = Table;
-            try
-            {
-                return table.TryWrite(address, source);
-            }
-            catch (ObjectDisposedException) when (!ReferenceEquals(table, Table))
-            {
-            }
-        }
-    }
-
-    /// <summary>Unmaps every region (once their readers are done).</summary>
-    public void Dispose() => SetRegions([]);
 }

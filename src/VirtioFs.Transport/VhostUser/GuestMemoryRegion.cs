@@ -73,17 +73,9 @@ internal sealed class GuestMemoryRegion : IDisposable
             return null;
         }
 
-        SafeGuestMappingHandle? mapping = SafeGuestMappingHandle.Map(fd, mmapOffset + size, out errno);
+        SafeMappedRegionHandle? mapping = SafeMappedRegionHandle.MapShared(fd, mmapOffset + size, out errno);
         return mapping is null ? null : new GuestMemoryRegion(guestPhysicalAddress, size, userspaceAddress, mapping, mmapOffset);
     }
-
-    /// <summary>Whether the guest range starting here with this length lies wholly inside the region (overflow-safe).</summary>
-    public bool ContainsGuest(ulong address, ulong length)
-        => address >= GuestPhysicalAddress && address - GuestPhysicalAddress <= Size && length <= Size - (address - GuestPhysicalAddress);
-
-    /// <summary>Whether the VMM-virtual range lies wholly inside the region (overflow-safe).</summary>
-    public bool ContainsUserspace(ulong address, ulong length)
-        => address >= UserspaceAddress && address - UserspaceAddress <= Size && length <= Size - (address - UserspaceAddress);
 
     /// <summary>Unmaps the region once no reader holds it any more.</summary>
     public void Dispose() => Memory.Dispose();

@@ -1,10 +1,12 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace VirtioFs.Transport.VhostUser;
 
 /// <summary>
 /// An immutable set of non-overlapping <see cref="GuestMemoryRegion"/>s, sorted by guest-physical and by
 /// VMM-virtual address for binary-search lookups.
 /// </summary>
-internal sealed unsafe class GuestMemoryTable
+internal sealed class GuestMemoryTable
 {
     private readonly GuestMemoryRegion[] _byGuest;
     private readonly GuestMemoryRegion[] _byUserspace;
@@ -22,179 +24,73 @@ internal sealed unsafe class GuestMemoryTable
 
     /// <exception cref="ArgumentException">Two regions overlap in guest-physical or in VMM-virtual addresses.</exception>
     public static GuestMemoryTable Create(IReadOnlyList<GuestMemoryRegion> regions)
-    {
-        GuestMemoryRegion[] byGuest = [.. regions];
-        GuestMemoryRegion[] byUserspace = [.. regions];
-        Array.Sort(byGuest, static (a, b) => a.GuestPhysicalAddress.CompareTo(b.GuestPhysicalAddress));
-        Array.Sort(byUserspace, static (a, b) => a.UserspaceAddress.CompareTo(b.UserspaceAddress));
-        for (int i = 1; i < byGuest.Length; i++)
-        {
-            // Sorted starts: overlap iff the next start falls inside the previous region (start - prevStart < prevSize).
-            if (byGuest[i].GuestPhysicalAddress - byGuest[i - 1].GuestPhysicalAddress < byGuest[i - 1].Size)
-            {
-                throw new ArgumentException($"Guest memory regions overlap: {byGuest[i - 1]} and {byGuest[i]}.", nameof(regions));
-            }
-
-            if (byUserspace[i].UserspaceAddress - byUserspace[i - 1].UserspaceAddress < byUserspace[i - 1].Size)
-            {
-                throw new ArgumentException($"Guest memory regions overlap in the VMM's address space: {byUserspace[i - 1]} and {byUserspace[i]}.", nameof(regions));
-            }
-        }
-
-        return new GuestMemoryTable(byGuest, byUserspace);
-    }
+        => new(Sorted(regions, userspace: false), Sorted(regions, userspace: true));
 
     /// <summary>The region holding a guest-physical address, or null.</summary>
-    public GuestMemoryRegion? FindGuest(ulong address)
-    {
-        GuestMemoryRegion[] regions = _byGuest;
-        int low = 0;
-        int high = regions.Length - 1;
-        while (low <= high)
-        {
-            int mid = low + ((high - low) >> 1);
-            GuestMemoryRegion region = regions[mid];
-            if (address < region.GuestPhysicalAddress)
-            {
-                high = mid - 1;
-            }
-            else if (address - region.GuestPhysicalAddress >= region.Size)
-            {
-                low = mid + 1;
-            }
-            else
-            {
-                return region;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>The region holding a VMM-virtual address, or null.</summary>
-    public GuestMemoryRegion? FindUserspace(ulong address)
-    {
-        GuestMemoryRegion[] regions = _byUserspace;
-        int low = 0;
-        int high = regions.Length - 1;
-        while (low <= high)
-        {
-            int mid = low + ((high - low) >> 1);
-            GuestMemoryRegion region = regions[mid];
-            if (address < region.UserspaceAddress)
-            {
-                high = mid - 1;
-            }
-            else if (address - region.UserspaceAddress >= region.Size)
-            {
-                low = mid + 1;
-            }
-            else
-            {
-                return region;
-            }
-        }
-
-        return null;
-    }
+    public GuestMemoryRegion? FindGuest(ulong address) => Find(address, userspace: false);
 
     /// <summary>
     /// Translates a guest-physical range that must lie in one region (rings, or callers that need one pointer).
     /// </summary>
     /// <returns>The region and the range's offset in it, or null when the range is unmapped, crosses a region's end or wraps.</returns>
-    public GuestMemoryRegion? TranslateGuest(ulong address, ulong length, out ulong offset)
-    {
-        GuestMemoryRegion? region = FindGuest(address);
-        if (region is null || !region.ContainsGuest(address, length))
-        {
-            offset = 0;
-            return null;
-        }
-
-        offset = address - region.GuestPhysicalAddress;
-        return region;
-    }
+    public GuestMemoryRegion? TranslateGuest(ulong address, ulong length, out ulong offset) => Translate(address, length, userspace: false, out offset);
 
     /// <summary>Translates a VMM-virtual range (vring addresses) that must lie in one region.</summary>
-    public GuestMemoryRegion? TranslateUserspace(ulong address, ulong length, out ulong offset)
-    {
-        GuestMemoryRegion? region = FindUserspace(address);
-        if (region is null || !region.ContainsUserspace(address, length))
-        {
-            offset = 0;
-            return null;
-        }
-
-        offset = address - region.UserspaceAddress;
-        return region;
-    }
+    public GuestMemoryRegion? TranslateUserspace(ulong address, ulong length, out ulong offset) => Translate(address, length, userspace: true, out offset);
 
     /// <summary>Whether every byte of the guest-physical range is mapped (in one or in adjacent regions), without wrapping.</summary>
     public bool IsMapped(ulong address, ulong length)
     {
         while (length != 0)
         {
-            GuestMemoryRegion? region = FindGuest(address);
-            if (region is null)
+            if (!NextSegment(ref address, length, out _, out _, out ulong count))
             {
                 return false;
             }
 
-            ulong room = region.Size - (address - region.GuestPhysicalAddress);
-            if (length <= room)
-            {
-                return true;
-            }
-
-            // The region ends at room bytes; a region ending at 2^64 has nothing after it.
-            if (address > ulong.MaxValue - room)
-            {
-                return false;
-            }
-
-            address += room;
-            length -= room;
+            length -= count;
         }
 
         return true;
     }
 
+    /// <summary>
+    /// Copies between guest-physical memory and <paramref name="buffer"/>: into the guest when <paramref name="toGuest"/>
+    /// (the buffer is then only read), out of it otherwise. A buffer spanning adjacent regions is copied in segments.
+    /// </summary>
+    /// <returns>False when any byte of the range is unmapped or the range wraps.</returns>
     /// <exception cref="ObjectDisposedException">A region was unmapped by a table swap (the caller retries).</exception>
-    public bool TryRead(ulong address, Span<byte> destination)
+    public bool TryCopy(ulong address, Span<byte> buffer, bool toGuest)
     {
-        while (!destination.IsEmpty)
+        while (!buffer.IsEmpty)
         {
-            if (!NextSegment(ref address, (ulong)destination.Length, out GuestMemoryRegion? region, out ulong offset, out int count))
+            if (!NextSegment(ref address, (ulong)buffer.Length, out GuestMemoryRegion? region, out ulong offset, out ulong count))
             {
                 return false;
             }
 
-            region.Memory.ReadSpan(region.MemoryOffset + offset, destination[..count]);
-            destination = destination[count..];
+            // count <= buffer.Length, so it fits an int.
+            Span<byte> segment = buffer[..(int)count];
+            if (toGuest)
+            {
+                region.Memory.WriteSpan<byte>(region.MemoryOffset + offset, segment);
+            }
+            else
+            {
+                region.Memory.ReadSpan(region.MemoryOffset + offset, segment);
+            }
+
+            buffer = buffer[(int)count..];
         }
 
         return true;
     }
 
-    /// <exception cref="ObjectDisposedException">A region was unmapped by a table swap (the caller retries).</exception>
-    public bool TryWrite(ulong address, ReadOnlySpan<byte> source)
-    {
-        while (!source.IsEmpty)
-        {
-            if (!NextSegment(ref address, (ulong)source.Length, out GuestMemoryRegion? region, out ulong offset, out int count))
-            {
-                return false;
-            }
-
-            region.Memory.WriteSpan(region.MemoryOffset + offset, source[..count]);
-            source = source[count..];
-        }
-
-        return true;
-    }
-
-    /// <summary>The part of [address, address + remaining) inside the region holding address; advances address past it.</summary>
-    private bool NextSegment(ref ulong address, ulong remaining, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out GuestMemoryRegion? region, out ulong offset, out int count)
+    /// <summary>
+    /// The part of [address, address + remaining) inside the region holding address (at most
+    /// <paramref name="remaining"/> bytes); advances address past it.
+    /// </summary>
+    private bool NextSegment(ref ulong address, ulong remaining, [NotNullWhen(true)] out GuestMemoryRegion? region, out ulong offset, out ulong count)
     {
         region = FindGuest(address);
         if (region is null)
@@ -206,14 +102,78 @@ internal sealed unsafe class GuestMemoryTable
 
         offset = address - region.GuestPhysicalAddress;
         ulong room = region.Size - offset;
-        count = (int)Math.Min(room, remaining);
+        count = Math.Min(room, remaining);
         if (remaining > room && address > ulong.MaxValue - room)
         {
             // More bytes wanted past a region that ends at the top of the address space.
             return false;
         }
 
-        address += (ulong)count;
+        address += count;
         return true;
+    }
+
+    private static ulong Start(GuestMemoryRegion region, bool userspace) => userspace ? region.UserspaceAddress : region.GuestPhysicalAddress;
+
+    /// <summary>The regions sorted by their start in one address space, checked not to overlap there.</summary>
+    private static GuestMemoryRegion[] Sorted(IReadOnlyList<GuestMemoryRegion> regions, bool userspace)
+    {
+        GuestMemoryRegion[] sorted = [.. regions];
+        Array.Sort(sorted, (a, b) => Start(a, userspace).CompareTo(Start(b, userspace)));
+        for (int i = 1; i < sorted.Length; i++)
+        {
+            // Sorted starts: overlap iff the next start falls inside the previous region (start - prevStart < prevSize).
+            if (Start(sorted[i], userspace) - Start(sorted[i - 1], userspace) < sorted[i - 1].Size)
+            {
+                string where = userspace ? " in the VMM's address space" : string.Empty;
+                throw new ArgumentException($"Guest memory regions overlap{where}: {sorted[i - 1]} and {sorted[i]}.", nameof(regions));
+            }
+        }
+
+        return sorted;
+    }
+
+    /// <summary>The region holding an address of one address space (binary search over its sorted starts), or null.</summary>
+    private GuestMemoryRegion? Find(ulong address, bool userspace)
+    {
+        GuestMemoryRegion[] regions = userspace ? _byUserspace : _byGuest;
+        int low = 0;
+        int high = regions.Length - 1;
+        while (low <= high)
+        {
+            int mid = low + ((high - low) >> 1);
+            GuestMemoryRegion region = regions[mid];
+            ulong start = Start(region, userspace);
+            if (address < start)
+            {
+                high = mid - 1;
+            }
+            else if (address - start >= region.Size)
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                return region;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The region holding all of [address, address + length) in one address space, and the range's offset in it.</summary>
+    private GuestMemoryRegion? Translate(ulong address, ulong length, bool userspace, out ulong offset)
+    {
+        GuestMemoryRegion? region = Find(address, userspace);
+
+        // Found means address - start < Size, so Size - offset cannot underflow (and nothing is added that could wrap).
+        offset = region is null ? 0 : address - Start(region, userspace);
+        if (region is null || length > region.Size - offset)
+        {
+            offset = 0;
+            return null;
+        }
+
+        return region;
     }
 }

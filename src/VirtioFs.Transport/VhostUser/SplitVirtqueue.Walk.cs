@@ -46,11 +46,11 @@ internal sealed unsafe partial class SplitVirtqueue
             // A copy: the guest can rewrite the table at any time, so nothing below reads it twice.
             VirtqDescriptor descriptor = inIndirect
                 ? _indirectTable[index]
-                : Unsafe.ReadUnaligned<VirtqDescriptor>(_desc + (index * VirtqDescriptor.Size));
+                : Unsafe.ReadUnaligned<VirtqDescriptor>(_desc.Pointer + (index * VirtqDescriptor.Size));
 
             if ((descriptor.Flags & VirtqLayout.DescriptorFlagIndirect) != 0)
             {
-                if (!FollowIndirect(chain, memory, descriptor, inIndirect, out tableSize))
+                if (!FollowIndirect(chain, descriptor, inIndirect, out tableSize))
                 {
                     return false;
                 }
@@ -98,7 +98,7 @@ internal sealed unsafe partial class SplitVirtqueue
     }
 
     /// <summary>Validates an indirect descriptor and copies its table into <see cref="_indirectTable"/>.</summary>
-    private bool FollowIndirect(DescriptorChain chain, GuestMemoryTable memory, in VirtqDescriptor descriptor, bool inIndirect, out int tableSize)
+    private bool FollowIndirect(DescriptorChain chain, in VirtqDescriptor descriptor, bool inIndirect, out int tableSize)
     {
         tableSize = 0;
         if (!_indirect)
@@ -140,19 +140,9 @@ internal sealed unsafe partial class SplitVirtqueue
             return false;
         }
 
-        Span<byte> table = MemoryMarshal.AsBytes(_indirectTable.AsSpan(0, (int)entries));
-        bool copied;
-        try
-        {
-            copied = memory.TryRead(descriptor.Address, table);
-        }
-        catch (ObjectDisposedException)
-        {
-            // The table was replaced under the walk; the guest's view is the new table.
-            copied = _memory.TryRead(descriptor.Address, table);
-        }
-
-        if (!copied)
+        // Copied whole, once: the walk reads only this copy. (Through the current memory table, which retries a copy
+        // that a table swap interrupted.)
+        if (!_memory.TryRead(descriptor.Address, MemoryMarshal.AsBytes(_indirectTable.AsSpan(0, (int)entries))))
         {
             Break(VirtqueueViolation.BufferUnmapped, $"Chain {chain.Head}: indirect table 0x{descriptor.Address:x}+{descriptor.Length} is outside guest memory.");
             return false;

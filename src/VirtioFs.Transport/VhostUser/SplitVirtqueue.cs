@@ -50,12 +50,9 @@ internal sealed unsafe partial class SplitVirtqueue : IDisposable
     private readonly Lock _availLock = new();
     private readonly Lock _usedLock = new();
     private readonly DescriptorChain?[] _chains;
-    private readonly RingLease _descLease;
-    private readonly RingLease _availLease;
-    private readonly RingLease _usedLease;
-    private readonly byte* _desc;
-    private readonly byte* _avail;
-    private readonly byte* _used;
+    private readonly RingLease _desc;
+    private readonly RingLease _avail;
+    private readonly RingLease _used;
 
     // Walk state, used under _availLock only.
     private readonly VirtqDescriptor[] _indirectTable;
@@ -110,35 +107,22 @@ internal sealed unsafe partial class SplitVirtqueue : IDisposable
         _lastAvailIndex = availBase;
 
         GuestMemoryTable table = memory.Table;
-        _descLease = RingLease.Acquire(table, descriptorTable, VirtqLayout.DescriptorTableSize(size), VirtqLayout.DescriptorTableAlignment, "descriptor table");
         try
         {
-            _availLease = RingLease.Acquire(table, availRing, VirtqLayout.AvailRingSize(size), VirtqLayout.AvailRingAlignment, "available ring");
-            try
-            {
-                _usedLease = RingLease.Acquire(table, usedRing, VirtqLayout.UsedRingSize(size), VirtqLayout.UsedRingAlignment, "used ring");
-            }
-            catch
-            {
-                _availLease.Dispose();
-                throw;
-            }
+            _desc = RingLease.Acquire(table, descriptorTable, VirtqLayout.DescriptorTableSize(size), VirtqLayout.DescriptorTableAlignment, "descriptor table");
+            _avail = RingLease.Acquire(table, availRing, VirtqLayout.AvailRingSize(size), VirtqLayout.AvailRingAlignment, "available ring");
+            _used = RingLease.Acquire(table, usedRing, VirtqLayout.UsedRingSize(size), VirtqLayout.UsedRingAlignment, "used ring");
         }
         catch
         {
-            _descLease.Dispose();
+            // The rings acquired before the failing one (the others are still default and release nothing).
+            ReleaseRings();
             throw;
         }
-
-        _desc = _descLease.Pointer;
-        _avail = _availLease.Pointer;
-        _used = _usedLease.Pointer;
 
         // The used index the driver last saw from the device (a fresh ring has 0; a restored one its old value).
         _usedIndex = Volatile.Read(ref UsedIndexRef);
     }
-
-    public int Size => _size;
 
     public bool IsBroken => Volatile.Read(ref _violation) != 0;
 
@@ -158,17 +142,17 @@ internal sealed unsafe partial class SplitVirtqueue : IDisposable
         }
     }
 
-    private ref ushort AvailFlagsRef => ref *(ushort*)_avail;
+    private ref ushort AvailFlagsRef => ref *(ushort*)_avail.Pointer;
 
-    private ref ushort AvailIndexRef => ref *(ushort*)(_avail + 2);
+    private ref ushort AvailIndexRef => ref *(ushort*)(_avail.Pointer + 2);
 
-    private ref ushort UsedEventRef => ref *(ushort*)(_avail + 4 + (2 * _size));
+    private ref ushort UsedEventRef => ref *(ushort*)(_avail.Pointer + 4 + (2 * _size));
 
-    private ref ushort UsedFlagsRef => ref *(ushort*)_used;
+    private ref ushort UsedFlagsRef => ref *(ushort*)_used.Pointer;
 
-    private ref ushort UsedIndexRef => ref *(ushort*)(_used + 2);
+    private ref ushort UsedIndexRef => ref *(ushort*)(_used.Pointer + 2);
 
-    private ref ushort AvailEventRef => ref *(ushort*)(_used + 4 + (VirtqLayout.UsedElementSize * _size));
+    private ref ushort AvailEventRef => ref *(ushort*)(_used.Pointer + 4 + (VirtqLayout.UsedElementSize * _size));
 
     /// <summary>
     /// Pops the next available chain and validates it. On <see cref="VirtqueuePopStatus.Popped"/> the device holds the
@@ -198,7 +182,7 @@ internal sealed unsafe partial class SplitVirtqueue : IDisposable
                 return Break(VirtqueueViolation.AvailIndexJump, $"The available index moved from {_lastAvailIndex} to {availIndex}, more than the queue size {_size}.");
             }
 
-            ushort head = *(ushort*)(_avail + 4 + (2 * (_lastAvailIndex & (_size - 1))));
+            ushort head = *(ushort*)(_avail.Pointer + 4 + (2 * (_lastAvailIndex & (_size - 1))));
             if (head >= _size)
             {
                 return Break(VirtqueueViolation.HeadOutOfRange, $"Available ring entry {_lastAvailIndex} names descriptor {head}, outside a table of {_size}.");
@@ -330,7 +314,7 @@ internal sealed unsafe partial class SplitVirtqueue : IDisposable
 
         lock (_usedLock)
         {
-            byte* element = _used + 4 + (VirtqLayout.UsedElementSize * (_usedIndex & (_size - 1)));
+            byte* element = _used.Pointer + 4 + (VirtqLayout.UsedElementSize * (_usedIndex & (_size - 1)));
             *(uint*)element = chain.Head;
             *(uint*)(element + 4) = (uint)reply.Length;
             chain.InFlight = false;
@@ -355,9 +339,7 @@ internal sealed unsafe partial class SplitVirtqueue : IDisposable
             return;
         }
 
-        _usedLease.Dispose();
-        _availLease.Dispose();
-        _descLease.Dispose();
+        ReleaseRings();
     }
 
     private bool NeedsSignal(ushort newIndex)
@@ -384,19 +366,17 @@ internal sealed unsafe partial class SplitVirtqueue : IDisposable
         return VirtqueuePopStatus.Broken;
     }
 
-    /// <summary>A ring's bytes, held mapped (by a reference on the region's buffer) for the queue's lifetime.</summary>
-    private sealed class RingLease : IDisposable
+    private void ReleaseRings()
     {
-        private readonly SafeBuffer _memory;
-        private int _released;
+        _used.Release();
+        _avail.Release();
+        _desc.Release();
+    }
 
-        private RingLease(SafeBuffer memory, byte* pointer)
-        {
-            _memory = memory;
-            Pointer = pointer;
-        }
-
-        public byte* Pointer { get; }
+    /// <summary>A ring's bytes, held mapped (by a reference on the region's buffer) for the queue's lifetime.</summary>
+    private readonly struct RingLease(SafeBuffer memory, byte* pointer)
+    {
+        public byte* Pointer { get; } = pointer;
 
         public static RingLease Acquire(GuestMemoryTable table, ulong address, ulong length, int alignment, string name)
         {
@@ -424,12 +404,7 @@ internal sealed unsafe partial class SplitVirtqueue : IDisposable
             return new RingLease(region.Memory, basePointer + region.MemoryOffset + offset);
         }
 
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _released, 1) == 0)
-            {
-                _memory.ReleasePointer();
-            }
-        }
+        /// <summary>Gives the reference back; a lease never acquired (default) holds nothing. Called once, by the queue.</summary>
+        public void Release() => memory?.ReleasePointer();
     }
 }
