@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace VirtioFs.Transport;
 
-/// <summary>Memory mappings (<c>sys/mman.h</c>), for the in-process DAX window. Values are Linux's (x86-64 and arm64 alike).</summary>
+/// <summary>Memory mappings (<c>sys/mman.h</c>): the in-process DAX window and vhost-user guest memory. Values are Linux's (x86-64 and arm64 alike).</summary>
 internal static unsafe partial class Interop
 {
     internal const int PROT_NONE = 0;
