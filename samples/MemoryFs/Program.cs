@@ -5,10 +5,17 @@ using VirtioFs.Samples.MemoryFs;
 using VirtioFs.Transport;
 
 // MemoryFs: with a mount point, mounts the in-memory filesystem through /dev/fuse and serves it until it is unmounted
-// or the process gets Ctrl+C/SIGTERM (then it unmounts). Without one, runs a scripted session over the loopback.
+// or the process gets Ctrl+C/SIGTERM (then it unmounts). With --vhost-user, serves it to a VMM's guest as a virtio-fs
+// device instead. Without either, runs a scripted session over the loopback.
 const string Usage = """
     usage: MemoryFs [<mountpoint>] [--debug] [--allow-other] [--default-permissions] [--readdirplus] [--workers N] [--fusermount]
+           MemoryFs --vhost-user <socket> --tag <tag> [--queues N] [--reconnect] [--debug]
       <mountpoint>           mount there and serve until unmounted or interrupted; without it, run a loopback demo
+      --vhost-user <socket>  be a virtio-fs device backend: listen there for a VMM (QEMU: -chardev socket,path=<socket>
+                             -device vhost-user-fs-pci,tag=<tag>); serve until the VMM disconnects or Ctrl+C
+      --tag <tag>            the name the guest mounts (mount -t virtiofs <tag> /mnt), 1 to 36 bytes
+      --queues N             request queues offered (default 1)
+      --reconnect            after the VMM disconnects, wait for the next one (the tree survives guest reboots)
       --debug                log every request and reply
       --allow-other          let other users access the mount
       --default-permissions  let the kernel check permissions
@@ -18,9 +25,9 @@ const string Usage = """
       --fusermount           mount through fusermount3 even when root
     """;
 
-string? mountPoint = null;
-bool debug = false, allowOther = false, defaultPermissions = false, fusermount = false, readdirplus = false;
-int workers = 1;
+string? mountPoint = null, socketPath = null, tag = null;
+bool debug = false, allowOther = false, defaultPermissions = false, fusermount = false, readdirplus = false, reconnect = false;
+int workers = 1, queues = 1;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -31,6 +38,10 @@ for (int i = 0; i < args.Length; i++)
         case "--fusermount": fusermount = true; break;
         case "--readdirplus": readdirplus = true; break;
         case "--workers" when i + 1 < args.Length && int.TryParse(args[i + 1], out workers) && workers is >= 1 and <= 256: i++; break;
+        case "--vhost-user" when i + 1 < args.Length: socketPath = args[++i]; break;
+        case "--tag" when i + 1 < args.Length: tag = args[++i]; break;
+        case "--queues" when i + 1 < args.Length && int.TryParse(args[i + 1], out queues) && queues is >= 1 and <= 64: i++; break;
+        case "--reconnect": reconnect = true; break;
         case "-h" or "--help": Console.WriteLine(Usage); return 0;
         default:
             if (args[i].StartsWith('-') || mountPoint is not null)
@@ -45,8 +56,15 @@ for (int i = 0; i < args.Length; i++)
     }
 }
 
+if ((socketPath is null) != (tag is null) || (socketPath is not null && mountPoint is not null))
+{
+    Console.Error.WriteLine("MemoryFs: --vhost-user and --tag go together, and replace the mount point.");
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
+
 using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(debug ? LogLevel.Debug : LogLevel.Warning));
-if (mountPoint is null)
+if (mountPoint is null && socketPath is null)
 {
     return await LoopbackDemo.RunAsync(loggers);
 }
@@ -54,7 +72,35 @@ if (mountPoint is null)
 using var stop = new CancellationTokenSource();
 using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Unmount);
 using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Unmount);
-var options = new FuseMountOptions(mountPoint)
+if (socketPath is not null)
+{
+    // One tree for every session: the guest's files survive its remounts and, with --reconnect, its reboots.
+    var tree = new MemoryFileSystem(uid: 0, gid: 0);
+    var vhostSessionOptions = new FuseSessionOptions
+    {
+        WorkersPerChannel = 1,
+        Capabilities = FuseSessionOptions.DefaultCapabilities | FuseInitFlags.PosixLocks | FuseInitFlags.FlockLocks | FuseInitFlags.AtomicOTrunc,
+    };
+    try
+    {
+        var vhostOptions = new VhostUserFsOptions(socketPath, tag!) { RequestQueues = queues, Reconnect = reconnect };
+        await VhostUserFsBackend.ServeAsync(
+            vhostOptions,
+            () => new FuseSession(tree, vhostSessionOptions, loggers.CreateLogger<FuseSession>()),
+            loggers.CreateLogger<VhostUserFsBackend>(),
+            () => Console.WriteLine($"MemoryFs: virtio-fs device '{vhostOptions.Tag}' listening on {vhostOptions.SocketPath}"),
+            stop.Token);
+    }
+    catch (Exception ex) when (ex is VhostUserException or ArgumentException)
+    {
+        Console.Error.WriteLine($"MemoryFs: {ex.Message}");
+        return 1;
+    }
+
+    return 0;
+}
+
+var options = new FuseMountOptions(mountPoint!)
 {
     FileSystemName = "memfs",
     Subtype = "memfs",

@@ -35,9 +35,13 @@ internal sealed unsafe class CallerCredentials
     private readonly Interop.CapData _caps0;
     private readonly Interop.CapData _caps1;
     private readonly ConcurrentDictionary<uint, (long Stamp, uint[] Groups)> _groupCache = new();
+    private readonly bool _callersAreLocal;
 
-    public CallerCredentials()
+    /// <param name="callersAreLocal">Whether request pids are processes of this host, whose supplementary groups
+    /// <c>/proc</c> tells (see <see cref="PassthroughOptions.CallersAreLocal"/>).</param>
+    public CallerCredentials(bool callersAreLocal)
     {
+        _callersAreLocal = callersAreLocal;
         _uid = Interop.GetUid();
         _gid = Interop.GetGid();
         int n = Interop.GetGroups(0, null);
@@ -92,7 +96,7 @@ internal sealed unsafe class CallerCredentials
 
         // The kernel sends at most one group in the extension (FUSE_CREATE_SUPP_GROUP); a client sending more is
         // cut to a few, and the whole list to what setgroups accepts, so that neither the stack nor the call can fail.
-        uint[] processGroups = ProcessGroups(context.Pid);
+        uint[] processGroups = _callersAreLocal ? ProcessGroups(context.Pid) : [];
         int extra = Math.Min(context.Extensions.SupplementaryGroupCount, Math.Max(0, Math.Min(MaxExtensionGroups, NGroupsMax - processGroups.Length)));
         int count = Math.Min(processGroups.Length, NGroupsMax) + extra;
         uint[]? rented = null;

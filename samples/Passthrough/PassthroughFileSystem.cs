@@ -26,7 +26,7 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
 
     private readonly PassthroughOptions _options;
     private readonly InodeTable _inodes;
-    private readonly CallerCredentials _credentials = new();
+    private readonly CallerCredentials _credentials;
     private readonly LockWaiter? _lockWaiter = LockWaiter.Create();
     private readonly ConcurrentDictionary<ulong, FileHandle> _handles = new();
     private readonly SafeFileHandle _rootDirectory;
@@ -42,6 +42,7 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
+        _credentials = new CallerCredentials(options.CallersAreLocal);
         _ = Interop.Umask(0);
         byte[] path = Utf8(options.SourceDirectory);
         SafeFileHandle root;

@@ -42,6 +42,13 @@ public sealed class PassthroughOptions
     /// without a round trip (needs CAP_SYS_ADMIN and a kernel with passthrough). Default false.</summary>
     public bool Passthrough { get; init; }
 
+    /// <summary>
+    /// Whether the pids of requests are processes of this host (a <c>/dev/fuse</c> mount), so a caller's supplementary
+    /// groups are read from <c>/proc/&lt;pid&gt;/status</c>. False for a guest served over vhost-user, whose pids mean
+    /// nothing here: only the groups a request carries count. Default true.
+    /// </summary>
+    public bool CallersAreLocal { get; init; } = true;
+
     /// <summary>The entry and attribute timeout of the cache mode.</summary>
     public TimeSpan Timeout => Cache switch
     {

@@ -6,27 +6,36 @@ using VirtioFs.Samples.Passthrough;
 using VirtioFs.Transport;
 
 // Passthrough: serves a host directory at a mount point through /dev/fuse until it is unmounted or the process gets
-// Ctrl+C/SIGTERM (then it unmounts).
+// Ctrl+C/SIGTERM (then it unmounts); with --vhost-user, serves it to a VMM's guest as a virtio-fs device instead.
 const string Usage = """
     usage: Passthrough <source-dir> <mountpoint> [--cache never|auto|always] [--readonly] [--passthrough] [--writeback]
                        [--threads N] [--debug] [--allow-other] [--fusermount]
+           Passthrough <source-dir> --vhost-user <socket> --tag <tag> [--queues N] [--reconnect] [--cache MODE]
+                       [--readonly] [--writeback] [--threads N] [--debug]
       <source-dir>      the host directory to export
       <mountpoint>      where to mount it (an existing directory)
+      --vhost-user S    be a virtio-fs device backend listening on socket S for a VMM, until it disconnects or Ctrl+C
+      --tag T           the name the guest mounts (mount -t virtiofs T /mnt), 1 to 36 bytes
+      --queues N        request queues offered (default 1)
+      --reconnect       after the VMM disconnects, wait for the next one
       --cache MODE      never: no caching, every access reaches the host (exact when the host changes underneath);
                         auto (default): 1 s timeouts; always: one-day timeouts and kept page cache
       --readonly        refuse every change (EROFS); the mount is read-only too
       --passthrough     let the kernel read and write regular files directly (FUSE_PASSTHROUGH; needs root)
       --writeback       use the kernel's writeback cache
-      --threads N       /dev/fuse descriptors served in parallel (default 4: host calls block on the disk)
+      --threads N       /dev/fuse descriptors served in parallel (default 4: host calls block on the disk); with
+                        --vhost-user, workers per queue (default 1)
       --debug           log every request and reply
       --allow-other     let other users access the mount (permissions are still the host's, checked as the caller)
       --fusermount      mount through fusermount3 even when root
     """;
 
 var positional = new List<string>();
-bool debug = false, allowOther = false, fusermount = false, readOnly = false, passthrough = false, writeback = false;
+bool debug = false, allowOther = false, fusermount = false, readOnly = false, passthrough = false, writeback = false, reconnect = false;
 PassthroughCacheMode cache = PassthroughCacheMode.Auto;
-int threads = 4;
+int? threads = null;
+int queues = 1;
+string? socketPath = null, tag = null;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -38,7 +47,11 @@ for (int i = 0; i < args.Length; i++)
         case "--passthrough": passthrough = true; break;
         case "--writeback": writeback = true; break;
         case "--cache" when i + 1 < args.Length && Enum.TryParse(args[i + 1], ignoreCase: true, out cache) && Enum.IsDefined(cache): i++; break;
-        case "--threads" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out threads) && threads is >= 1 and <= 256: i++; break;
+        case "--threads" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= 256: threads = n; i++; break;
+        case "--queues" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out queues) && queues is >= 1 and <= 64: i++; break;
+        case "--vhost-user" when i + 1 < args.Length: socketPath = args[++i]; break;
+        case "--tag" when i + 1 < args.Length: tag = args[++i]; break;
+        case "--reconnect": reconnect = true; break;
         case "-h" or "--help": Console.WriteLine(Usage); return 0;
         default:
             if (args[i].StartsWith('-') || positional.Count == 2)
@@ -51,9 +64,15 @@ for (int i = 0; i < args.Length; i++)
     }
 }
 
-if (positional.Count != 2)
+bool vhostUser = socketPath is not null;
+if (vhostUser != (tag is not null))
 {
-    return Fail("a source directory and a mount point are required.");
+    return Fail("--vhost-user and --tag go together.");
+}
+
+if (positional.Count != (vhostUser ? 1 : 2))
+{
+    return Fail(vhostUser ? "a source directory is required, and no mount point with --vhost-user." : "a source directory and a mount point are required.");
 }
 
 if (!Directory.Exists(positional[0]))
@@ -61,7 +80,12 @@ if (!Directory.Exists(positional[0]))
     return Fail($"the source directory '{positional[0]}' does not exist.");
 }
 
-if (!Directory.Exists(positional[1]))
+if (vhostUser && passthrough)
+{
+    return Fail("--passthrough needs /dev/fuse; a guest cannot use it.");
+}
+
+if (!vhostUser && !Directory.Exists(positional[1]))
 {
     return Fail($"the mount point '{positional[1]}' does not exist.");
 }
@@ -75,7 +99,31 @@ using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
 using var stop = new CancellationTokenSource();
 using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Unmount);
 using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Unmount);
-var fsOptions = new PassthroughOptions(positional[0]) { Cache = cache, ReadOnly = readOnly, Passthrough = passthrough, Writeback = writeback };
+var fsOptions = new PassthroughOptions(positional[0]) { Cache = cache, ReadOnly = readOnly, Passthrough = passthrough, Writeback = writeback, CallersAreLocal = !vhostUser };
+if (vhostUser)
+{
+    // One worker per queue by default: more only adds hand-offs between threads for each request.
+    var vhostSessionOptions = new FuseSessionOptions { WorkersPerChannel = threads ?? 1, Capabilities = PassthroughFileSystem.Capabilities(fsOptions) };
+    try
+    {
+        using var fileSystem = new PassthroughFileSystem(fsOptions);
+        var vhostOptions = new VhostUserFsOptions(socketPath!, tag!) { RequestQueues = queues, Reconnect = reconnect };
+        await VhostUserFsBackend.ServeAsync(
+            vhostOptions,
+            () => new FuseSession(fileSystem, vhostSessionOptions, loggers.CreateLogger<FuseSession>()),
+            loggers.CreateLogger<VhostUserFsBackend>(),
+            () => Console.WriteLine($"Passthrough: {fsOptions.SourceDirectory} as virtio-fs device '{vhostOptions.Tag}', listening on {vhostOptions.SocketPath}"),
+            stop.Token);
+    }
+    catch (Exception ex) when (ex is VhostUserException or ArgumentException)
+    {
+        Console.Error.WriteLine($"Passthrough: {ex.Message}");
+        return 1;
+    }
+
+    return 0;
+}
+
 var options = new FuseMountOptions(positional[1])
 {
     FileSystemName = fsOptions.SourceDirectory,
@@ -83,7 +131,7 @@ var options = new FuseMountOptions(positional[1])
     AllowOther = allowOther,
     ReadOnly = readOnly,
     UseFusermount = fusermount,
-    Workers = threads,
+    Workers = threads ?? 4,
 
     // The host decides about devices and set-user-id files as for any other directory of it.
     NoDev = false,

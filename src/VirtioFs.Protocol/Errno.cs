@@ -91,8 +91,12 @@ public enum Errno
     EILSEQ = 84,
     /// <summary>Operation not supported.</summary>
     EOPNOTSUPP = 95,
+    /// <summary>Address already in use.</summary>
+    EADDRINUSE = 98,
     /// <summary>Software caused connection abort.</summary>
     ECONNABORTED = 103,
+    /// <summary>Connection reset by peer.</summary>
+    ECONNRESET = 104,
     /// <summary>Transport endpoint is not connected.</summary>
     ENOTCONN = 107,
     /// <summary>Connection timed out.</summary>

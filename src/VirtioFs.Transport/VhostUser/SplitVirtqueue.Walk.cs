@@ -5,8 +5,8 @@ namespace VirtioFs.Transport.VhostUser;
 
 /*
  * Descriptor chain rules enforced here (virtio 1.x "The Virtqueue Descriptor Table", "Indirect Descriptors"):
- *   - next < table size; no descriptor visited twice; at most queue-size descriptors per chain, the entries of an
- *     indirect table counted against the same bound;
+ *   - next < table size; no descriptor visited twice; at most max(queue size, 1024) descriptors per chain
+ *     (VirtqLayout.ChainBound), the entries of an indirect table counted against the same bound;
  *   - INDIRECT only when negotiated, never together with NEXT, never inside an indirect table; the table's len is a
  *     non-zero multiple of 16 (sizeof(struct vring_desc)), and its WRITE flag is ignored;
  *   - every device-readable descriptor precedes every device-writable one;
@@ -28,9 +28,9 @@ internal sealed unsafe partial class SplitVirtqueue
 
         while (true)
         {
-            if (++count > _size)
+            if (++count > _indirectTable.Length)
             {
-                Break(VirtqueueViolation.ChainTooLong, $"Chain {chain.Head} has more than {_size} descriptors (the queue size).");
+                Break(VirtqueueViolation.ChainTooLong, $"Chain {chain.Head} has more than {_indirectTable.Length} descriptors (the chain bound).");
                 return false;
             }
 
@@ -126,11 +126,11 @@ internal sealed unsafe partial class SplitVirtqueue
         }
 
         // Checked before copying so a hostile length cannot make us read a huge table: every entry counts against
-        // the chain bound, so a table longer than the queue can never be walked legally anyway.
+        // the chain bound, so a table longer than it can never be walked legally anyway.
         uint entries = descriptor.Length / VirtqDescriptor.Size;
-        if (entries > (uint)_size)
+        if (entries > (uint)_indirectTable.Length)
         {
-            Break(VirtqueueViolation.ChainTooLong, $"Chain {chain.Head} has an indirect table of {entries} descriptors, more than the queue size {_size}.");
+            Break(VirtqueueViolation.ChainTooLong, $"Chain {chain.Head} has an indirect table of {entries} descriptors, more than the chain bound {_indirectTable.Length}.");
             return false;
         }
 

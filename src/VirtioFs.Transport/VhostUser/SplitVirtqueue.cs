@@ -35,8 +35,8 @@ internal enum VirtqueuePushStatus
 /// </summary>
 /// <remarks>
 /// <para>Every descriptor is copied out of guest memory before it is looked at (the guest may change it meanwhile);
-/// indirect tables are copied whole. A chain is at most the queue size long, indirect descriptors counted against the
-/// same bound, and no descriptor may be visited twice. Any violation breaks the queue for good
+/// indirect tables are copied whole. A chain is at most <see cref="VirtqLayout.ChainBound"/> descriptors long, indirect
+/// descriptors counted against the same bound, and no descriptor may be visited twice. Any violation breaks the queue for good
 /// (<see cref="Violation"/>, <see cref="ViolationMessage"/>): the guest loses the queue, never our process.</para>
 /// <para>Popping and returning are each serialised by a lock of their own: the rings are single-producer structures.
 /// The rings themselves are pinned (mapped) for the queue's lifetime.</para>
@@ -101,9 +101,9 @@ internal sealed unsafe partial class SplitVirtqueue : IDisposable
         _indirect = indirectDescriptors;
         _eventIndex = eventIndex;
         _chains = new DescriptorChain?[size];
-        _indirectTable = new VirtqDescriptor[size];
+        _indirectTable = new VirtqDescriptor[VirtqLayout.ChainBound(size)];
         _visitedDirect = new int[size];
-        _visitedIndirect = new int[size];
+        _visitedIndirect = new int[_indirectTable.Length];
         _lastAvailIndex = availBase;
 
         GuestMemoryTable table = memory.Table;

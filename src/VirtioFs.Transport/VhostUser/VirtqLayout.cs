@@ -58,6 +58,15 @@ internal static class VirtqLayout
 
     public const int MaxQueueSize = 32768;
 
+    /// <summary>
+    /// The smallest bound on a chain's descriptors, whatever the queue size: Linux builds one indirect table per
+    /// request (a 1 MiB virtio-fs WRITE is about 260 entries) even on a 128-entry queue. QEMU bounds chains alike.
+    /// </summary>
+    public const int MinChainBound = 1024;
+
+    /// <summary>How many descriptors (indirect entries included) one chain of a queue of <paramref name="queueSize"/> may hold.</summary>
+    public static int ChainBound(int queueSize) => Math.Max(queueSize, MinChainBound);
+
     public const int DescriptorTableAlignment = 16;
     public const int AvailRingAlignment = 2;
     public const int UsedRingAlignment = 4;

@@ -232,20 +232,33 @@ public sealed unsafe class SplitVirtqueueTests
     }
 
     [Fact]
-    public void ChainLongerThanTheQueueBreaksTheQueue()
+    public void AnIndirectTableLongerThanTheQueueIsServed()
     {
-        // An indirect table of queue-size entries plus the descriptor naming it: one more than allowed.
+        // Linux sends a 1 MiB virtio-fs request as one indirect table of about 260 entries, also on a 128-entry queue.
         using var driver = new GuestDriver(size: 8);
         ulong data = driver.Allocate(8);
-        driver.PostIndirect([.. Enumerable.Range(0, 8).Select(_ => new TestBuffer(data, 8, false))]);
+        ushort head = driver.PostIndirect([.. Enumerable.Range(0, 300).Select(_ => new TestBuffer(data, 8, false))]);
+        DescriptorChain chain = Pop(driver);
+        Assert.Equal(head, chain.Head);
+        Assert.Equal(300 * 8ul, chain.ReadableLength);
+    }
+
+    [Fact]
+    public void ChainLongerThanTheChainBoundBreaksTheQueue()
+    {
+        // An indirect table of bound entries plus the descriptor naming it: one more than allowed.
+        using var driver = new GuestDriver(size: 8);
+        ulong data = driver.Allocate(8);
+        driver.PostIndirect([.. Enumerable.Range(0, VirtqLayout.ChainBound(8)).Select(_ => new TestBuffer(data, 8, false))]);
         AssertBroken(driver, VirtqueueViolation.ChainTooLong);
     }
 
     [Fact]
-    public void IndirectTableLargerThanTheQueueBreaksTheQueueBeforeItIsRead()
+    public void IndirectTableLargerThanTheChainBoundBreaksTheQueueBeforeItIsRead()
     {
         using var driver = new GuestDriver(size: 8);
-        driver.WriteDescriptor(0, driver.Allocate(16 * 9), 16 * 9, 4, 0);
+        uint length = 16 * (uint)(VirtqLayout.ChainBound(8) + 1);
+        driver.WriteDescriptor(0, driver.Allocate(length), length, 4, 0);
         driver.PostHead(0);
         AssertBroken(driver, VirtqueueViolation.ChainTooLong);
     }
