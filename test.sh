@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests need: fuse3 (fusermount3, for mounting without root and the tests that mount through it);
-# git, gcc, make and fio for the Passthrough workload test.
+# git, gcc, make and fio for the Passthrough workload test; QEMU (with virtiofsd), busybox-static, cpio, kmod and
+# libc6-dev for the guest image of the guest tests (scripts/guest/prepare.sh).
 source scripts/debian-packages.sh
-ensure_debian_packages fuse3 git gcc make fio
+ensure_debian_packages fuse3 git gcc make fio qemu-system-x86 qemu-system-common busybox-static cpio kmod libc6-dev
 
 if ! command -v dotnet >/dev/null; then
     echo "test.sh: the .NET 10 SDK is required (dotnet not found on PATH)" >&2
@@ -21,7 +22,8 @@ dotnet build VirtioFs.sln -c Release --no-restore
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-dotnet test VirtioFs.sln -c Release --no-build 2>&1 | tee "$log" || status=$?
+# A test host that hangs is killed (with a dump of where it hung) and counted as failed, instead of stalling the run.
+dotnet test VirtioFs.sln -c Release --no-build --blame-hang-timeout 10m 2>&1 | tee "$log" || status=$?
 
 # One closing line over all test assemblies.
 awk '/(Passed|Failed)!/ {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using VirtioFs.Dax;
 using VirtioFs.Protocol;
 using VirtioFs.Samples.Passthrough;
 using VirtioFs.Transport;
@@ -11,13 +12,15 @@ const string Usage = """
     usage: Passthrough <source-dir> <mountpoint> [--cache never|auto|always] [--readonly] [--passthrough] [--writeback]
                        [--threads N] [--debug] [--allow-other] [--fusermount]
            Passthrough <source-dir> --vhost-user <socket> --tag <tag> [--queues N] [--reconnect] [--cache MODE]
-                       [--readonly] [--writeback] [--threads N] [--debug]
+                       [--readonly] [--writeback] [--threads N] [--dax-window SIZE] [--debug]
       <source-dir>      the host directory to export
       <mountpoint>      where to mount it (an existing directory)
       --vhost-user S    be a virtio-fs device backend listening on socket S for a VMM, until it disconnects or Ctrl+C
       --tag T           the name the guest mounts (mount -t virtiofs T /mnt), 1 to 36 bytes
       --queues N        request queues offered (default 1)
       --reconnect       after the VMM disconnects, wait for the next one
+      --dax-window SIZE offer a DAX window of SIZE bytes (suffix M or G; a multiple of 2M) and serve SETUPMAPPING
+                        into it (needs a VMM with vhost-user SHMEM support)
       --cache MODE      never: no caching, every access reaches the host (exact when the host changes underneath);
                         auto (default): 1 s timeouts; always: one-day timeouts and kept page cache
       --readonly        refuse every change (EROFS); the mount is read-only too
@@ -35,6 +38,7 @@ bool debug = false, allowOther = false, fusermount = false, readOnly = false, pa
 PassthroughCacheMode cache = PassthroughCacheMode.Auto;
 int? threads = null;
 int queues = 1;
+long daxWindowSize = 0;
 string? socketPath = null, tag = null;
 for (int i = 0; i < args.Length; i++)
 {
@@ -52,6 +56,7 @@ for (int i = 0; i < args.Length; i++)
         case "--vhost-user" when i + 1 < args.Length: socketPath = args[++i]; break;
         case "--tag" when i + 1 < args.Length: tag = args[++i]; break;
         case "--reconnect": reconnect = true; break;
+        case "--dax-window" when i + 1 < args.Length && TryParseSize(args[i + 1], out daxWindowSize): i++; break;
         case "-h" or "--help": Console.WriteLine(Usage); return 0;
         default:
             if (args[i].StartsWith('-') || positional.Count == 2)
@@ -80,6 +85,16 @@ if (!Directory.Exists(positional[0]))
     return Fail($"the source directory '{positional[0]}' does not exist.");
 }
 
+if (!vhostUser && daxWindowSize != 0)
+{
+    return Fail("--dax-window needs --vhost-user.");
+}
+
+if (daxWindowSize % (2 << 20) != 0)
+{
+    return Fail("the DAX window size must be a multiple of 2M.");
+}
+
 if (vhostUser && passthrough)
 {
     return Fail("--passthrough needs /dev/fuse; a guest cannot use it.");
@@ -103,11 +118,17 @@ var fsOptions = new PassthroughOptions(positional[0]) { Cache = cache, ReadOnly 
 if (vhostUser)
 {
     // One worker per queue by default: more only adds hand-offs between threads for each request.
-    var vhostSessionOptions = new FuseSessionOptions { WorkersPerChannel = threads ?? 1, Capabilities = PassthroughFileSystem.Capabilities(fsOptions) };
     try
     {
         using var fileSystem = new PassthroughFileSystem(fsOptions);
-        var vhostOptions = new VhostUserFsOptions(socketPath!, tag!) { RequestQueues = queues, Reconnect = reconnect };
+        VhostUserDaxWindow? daxWindow = daxWindowSize == 0 ? null : new VhostUserDaxWindow(daxWindowSize, logger: loggers.CreateLogger<VhostUserDaxWindow>());
+        var vhostSessionOptions = new FuseSessionOptions
+        {
+            WorkersPerChannel = threads ?? 1,
+            Capabilities = PassthroughFileSystem.Capabilities(fsOptions),
+            MappingServer = daxWindow is null ? null : new DaxMappingServer(daxWindow, fileSystem, readOnly, loggers.CreateLogger<DaxMappingServer>()),
+        };
+        var vhostOptions = new VhostUserFsOptions(socketPath!, tag!) { RequestQueues = queues, Reconnect = reconnect, DaxWindow = daxWindow };
         await VhostUserFsBackend.ServeAsync(
             vhostOptions,
             () => new FuseSession(fileSystem, vhostSessionOptions, loggers.CreateLogger<FuseSession>()),
@@ -166,6 +187,26 @@ catch (DirectoryNotFoundException ex)
 
 Console.WriteLine("Passthrough unmounted.");
 return 0;
+
+// A byte count with an optional binary suffix: 512M, 4G.
+static bool TryParseSize(string text, out long size)
+{
+    size = 0;
+    if (text.Length == 0)
+    {
+        return false;
+    }
+
+    long unit = char.ToUpperInvariant(text[^1]) switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, _ => 1 };
+    string digits = unit == 1 ? text : text[..^1];
+    if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long count) || count <= 0 || count > long.MaxValue / unit)
+    {
+        return false;
+    }
+
+    size = count * unit;
+    return true;
+}
 
 static int Fail(string message)
 {

@@ -68,6 +68,19 @@ internal static unsafe partial class Interop
     [LibraryImport(Libc, EntryPoint = "shutdown", SetLastError = true)]
     internal static partial int Shutdown(SafeFileHandle fd, int how);
 
+    internal const int SO_RCVTIMEO = 20;
+
+    /// <summary><c>struct timeval</c>.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TimeVal
+    {
+        public long Seconds;
+        public long Microseconds;
+    }
+
+    [LibraryImport(Libc, EntryPoint = "setsockopt", SetLastError = true)]
+    internal static partial int SetSockOpt(SafeFileHandle fd, int level, int name, void* value, uint length);
+
     [LibraryImport(Libc, EntryPoint = "sendmsg", SetLastError = true)]
     internal static partial nint SendMsg(SafeFileHandle fd, MsgHdr* message, int flags);
 

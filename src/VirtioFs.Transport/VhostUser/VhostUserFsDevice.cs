@@ -32,6 +32,7 @@ internal sealed partial class VhostUserFsDevice : IDisposable
     private readonly VhostUserVring[] _vrings;
     private readonly GuestMemory _memory = new();
     private readonly Lock _sessionLock = new();
+    private readonly ulong _offeredProtocolFeatures;
     private ulong _features;
     private ulong _protocolFeatures;
     private SafeFileHandle? _backendChannel;
@@ -54,6 +55,7 @@ internal sealed partial class VhostUserFsDevice : IDisposable
         _sessionFactory = sessionFactory;
         _logger = logger;
         _onBroken = onBroken;
+        _offeredProtocolFeatures = VhostUserProtocol.OfferedProtocolFeatures | (options.DaxWindow is null ? 0 : VhostUserProtocol.ProtocolShmem);
         _vrings = new VhostUserVring[1 + options.RequestQueues];
         for (int i = 0; i < _vrings.Length; i++)
         {
@@ -205,10 +207,10 @@ internal sealed partial class VhostUserFsDevice : IDisposable
             case VhostUserRequest.SetFeatures:
                 return SetFeatures(ReadU64(body), ref _features, VhostUserProtocol.OfferedFeatures, "feature", out reason);
             case VhostUserRequest.GetProtocolFeatures:
-                ReplyU64(message.Request, VhostUserProtocol.OfferedProtocolFeatures);
+                ReplyU64(message.Request, _offeredProtocolFeatures);
                 return Outcome.Ok;
             case VhostUserRequest.SetProtocolFeatures:
-                return SetFeatures(ReadU64(body), ref _protocolFeatures, VhostUserProtocol.OfferedProtocolFeatures, "protocol feature", out reason);
+                return SetFeatures(ReadU64(body), ref _protocolFeatures, _offeredProtocolFeatures, "protocol feature", out reason);
             case VhostUserRequest.SetOwner:
                 return Outcome.Ok;
             case VhostUserRequest.ResetOwner:
@@ -247,7 +249,10 @@ internal sealed partial class VhostUserFsDevice : IDisposable
                 reason = "the virtio-fs config space is read-only";
                 return Outcome.Refused;
             case VhostUserRequest.SetBackendReqFd:
-                Interlocked.Exchange(ref _backendChannel, message.TakeFd(0))?.Dispose();
+                SetBackendChannel(message.TakeFd(0));
+                return Outcome.Ok;
+            case VhostUserRequest.GetShmemConfig:
+                GetShmemConfig();
                 return Outcome.Ok;
             default:
                 if (Enum.IsDefined(message.Request))
@@ -272,6 +277,33 @@ internal sealed partial class VhostUserFsDevice : IDisposable
         negotiated = value;
         reason = null;
         return Outcome.Ok;
+    }
+
+    /// <summary>The channel for back-end requests: the DAX window's, when there is one (the only requests we send).</summary>
+    private void SetBackendChannel(SafeFileHandle fd)
+    {
+        if (_options.DaxWindow is { } window)
+        {
+            const ulong Needed = VhostUserProtocol.ProtocolShmem | VhostUserProtocol.ProtocolBackendSendFd;
+            window.Attach(new VhostUserSocket(fd), (_protocolFeatures & VhostUserProtocol.ProtocolReplyAck) != 0, (_protocolFeatures & Needed) == Needed);
+            return;
+        }
+
+        Interlocked.Exchange(ref _backendChannel, fd)?.Dispose();
+    }
+
+    /// <summary><c>{ u32 nregions; u32 padding; u64 memory_sizes[8]; }</c>: the DAX window as region 0, or no region.</summary>
+    private void GetShmemConfig()
+    {
+        Span<byte> reply = stackalloc byte[VhostUserProtocol.ShmemConfigSize];
+        reply.Clear();
+        if (_options.DaxWindow is { } window)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(reply, 1);
+            BinaryPrimitives.WriteUInt64LittleEndian(reply[8..], (ulong)window.Geometry.WindowSize);
+        }
+
+        Reply(VhostUserRequest.GetShmemConfig, reply);
     }
 
     private Outcome SetVringNum(VringState state, out string? reason)
@@ -501,6 +533,9 @@ internal sealed partial class VhostUserFsDevice : IDisposable
         {
             _closed = true;
         }
+
+        // The VMM's mappings went with it: nothing is sent for them when the session ends.
+        _options.DaxWindow?.Detach();
 
         foreach (VhostUserVring vring in _vrings)
         {

@@ -53,6 +53,12 @@ public sealed class VhostUserFsOptions
     /// </summary>
     public bool Reconnect { get; init; }
 
+    /// <summary>
+    /// The DAX window to offer (virtio shared memory region 0, with <c>VHOST_USER_PROTOCOL_F_SHMEM</c>), or null for
+    /// none (the default). Serve mappings into it with a <see cref="Dax.DaxMappingServer"/> in the sessions' options.
+    /// </summary>
+    public VhostUserDaxWindow? DaxWindow { get; init; }
+
     /// <summary>Memory regions a VMM may add with <c>ADD_MEM_REG</c> (<c>GET_MAX_MEM_SLOTS</c>); 1 to 509, default 32.</summary>
     public int MaxMemorySlots
     {

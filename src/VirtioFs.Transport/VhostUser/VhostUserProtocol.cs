@@ -63,6 +63,14 @@ internal enum VhostUserRequest : uint
     GetSharedObject = 41,
     SetDeviceStateFd = 42,
     CheckDeviceState = 43,
+    GetShmemConfig = 44,
+}
+
+/// <summary>Back-end requests (on the channel of <c>SET_BACKEND_REQ_FD</c>), <c>VHOST_USER_BACKEND_*</c>.</summary>
+internal enum VhostUserBackendRequest : uint
+{
+    ShmemMap = 9,
+    ShmemUnmap = 10,
 }
 
 /// <summary>Constants of the vhost-user protocol and of the virtio features a virtio-fs backend negotiates through it.</summary>
@@ -107,6 +115,13 @@ internal static class VhostUserProtocol
     public const ulong ProtocolBackendSendFd = 1ul << 10;
     public const ulong ProtocolResetDevice = 1ul << 13;
     public const ulong ProtocolConfigureMemSlots = 1ul << 15;
+    public const ulong ProtocolShmem = 1ul << 20;
+
+    /// <summary><c>VHOST_USER_FLAG_MAP_RW</c> in a <c>SHMEM_MAP</c>: a writable mapping (read-only otherwise).</summary>
+    public const ulong ShmemMapWritable = 1;
+
+    /// <summary>The reply of <c>GET_SHMEM_CONFIG</c>: <c>{ u32 nregions; u32 padding; u64 memory_sizes[8]; }</c>.</summary>
+    public const int ShmemConfigSize = 8 + (8 * MaxMessageFds);
 
     /// <summary>The features a virtio-fs device offers.</summary>
     public const ulong OfferedFeatures = FeatureVersion1 | FeatureIndirectDescriptors | FeatureEventIndex | FeatureProtocolFeatures;
@@ -123,7 +138,8 @@ internal static class VhostUserProtocol
     public static int PayloadSize(VhostUserRequest request) => request switch
     {
         VhostUserRequest.GetFeatures or VhostUserRequest.SetOwner or VhostUserRequest.ResetOwner or VhostUserRequest.GetProtocolFeatures
-            or VhostUserRequest.GetQueueNum or VhostUserRequest.ResetDevice or VhostUserRequest.GetMaxMemSlots or VhostUserRequest.SetBackendReqFd => 0,
+            or VhostUserRequest.GetQueueNum or VhostUserRequest.ResetDevice or VhostUserRequest.GetMaxMemSlots or VhostUserRequest.SetBackendReqFd
+            or VhostUserRequest.GetShmemConfig => 0,
         VhostUserRequest.SetFeatures or VhostUserRequest.SetProtocolFeatures or VhostUserRequest.SetVringKick
             or VhostUserRequest.SetVringCall or VhostUserRequest.SetVringErr => sizeof(ulong),
         VhostUserRequest.SetVringNum or VhostUserRequest.SetVringBase or VhostUserRequest.GetVringBase or VhostUserRequest.SetVringEnable => VringState.Size,
@@ -134,7 +150,8 @@ internal static class VhostUserProtocol
 
     /// <summary>Whether the request has a reply of its own (so <c>NEED_REPLY</c> adds no ack).</summary>
     public static bool HasReply(VhostUserRequest request) => request is VhostUserRequest.GetFeatures or VhostUserRequest.GetProtocolFeatures
-        or VhostUserRequest.GetQueueNum or VhostUserRequest.GetVringBase or VhostUserRequest.GetConfig or VhostUserRequest.GetMaxMemSlots;
+        or VhostUserRequest.GetQueueNum or VhostUserRequest.GetVringBase or VhostUserRequest.GetConfig or VhostUserRequest.GetMaxMemSlots
+        or VhostUserRequest.GetShmemConfig;
 }
 
 /// <summary>The message header.</summary>
@@ -178,6 +195,19 @@ internal struct VhostUserMemoryRegion
     public ulong Size;
     public ulong UserspaceAddress;
     public ulong MmapOffset;
+}
+
+/// <summary><c>struct VhostUserMMap</c>, the payload of <c>SHMEM_MAP</c>/<c>SHMEM_UNMAP</c>: <c>{ u8 shmid; u8 padding[7]; u64 fd_offset; u64 shm_offset; u64 len; u64 flags; }</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct VhostUserShmemMapping
+{
+    public const int Size = 40;
+
+    public ulong ShmId;
+    public ulong FileOffset;
+    public ulong ShmOffset;
+    public ulong Length;
+    public ulong Flags;
 }
 
 /// <summary>The head of a config payload: <c>{ u32 offset; u32 size; u32 flags; }</c>.</summary>

@@ -86,7 +86,7 @@ internal sealed unsafe class VhostUserSocket : IDisposable
 
     /// <summary>Sends one message (header, payload, and descriptors as <c>SCM_RIGHTS</c>).</summary>
     /// <exception cref="VhostUserException">The send failed (the peer is gone).</exception>
-    public void Send(uint request, uint flags, ReadOnlySpan<byte> payload, ReadOnlySpan<SafeFileHandle> fds = default)
+    public void Send(uint request, uint flags, ReadOnlySpan<byte> payload, ReadOnlySpan<SafeHandle> fds = default)
     {
         if (fds.Length > VhostUserProtocol.MaxMessageFds)
         {
@@ -137,6 +137,18 @@ internal sealed unsafe class VhostUserSocket : IDisposable
                     fds[i].DangerousRelease();
                 }
             }
+        }
+    }
+
+    /// <summary>Bounds every later receive: one that waits longer fails with <see cref="VhostUserException"/>.</summary>
+    /// <param name="timeout">At least 1 ms.</param>
+    public void SetReceiveTimeout(TimeSpan timeout)
+    {
+        long microseconds = Math.Max(1000, (long)(timeout.Ticks / 10));
+        var value = new Interop.TimeVal { Seconds = microseconds / 1_000_000, Microseconds = microseconds % 1_000_000 };
+        if (Interop.SetSockOpt(_fd, Interop.SOL_SOCKET, Interop.SO_RCVTIMEO, &value, (uint)sizeof(Interop.TimeVal)) != 0)
+        {
+            throw new VhostUserException($"vhost-user: setting a receive timeout failed: {Interop.LastErrno}.", Interop.LastErrno);
         }
     }
 
