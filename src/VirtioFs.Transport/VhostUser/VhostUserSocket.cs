@@ -63,7 +63,17 @@ internal sealed unsafe class VhostUserSocket : IDisposable
     {
         message.Clear();
         VhostUserHeader header;
-        int got = ReceiveAll(new Span<byte>(&header, VhostUserProtocol.HeaderSize), message, allowEof: true);
+        int got;
+        try
+        {
+            got = ReceiveAll(new Span<byte>(&header, VhostUserProtocol.HeaderSize), message, allowEof: true);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed by another thread between two messages: the same as a close.
+            return false;
+        }
+
         if (got == 0)
         {
             return false;
