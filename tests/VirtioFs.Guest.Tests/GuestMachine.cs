@@ -18,14 +18,15 @@ internal static class GuestMachine
     /// <summary>QEMU's accelerator: tcg unless VFS_GUEST_ACCEL says otherwise (e.g. kvm where it works).</summary>
     public static string Accelerator => Environment.GetEnvironmentVariable("VFS_GUEST_ACCEL") is { Length: > 0 } accel ? accel : "tcg";
 
-    public static async Task<GuestConsole> BootAsync(GuestImage image, VhostUserBackend backend, GuestWorkload workload, ITestOutputHelper output)
+    /// <summary>Boots the guest with <paramref name="requestQueues"/> request queues on the device (QEMU's <c>num-request-queues</c>).</summary>
+    public static async Task<GuestConsole> BootAsync(GuestImage image, VhostUserBackend backend, GuestWorkload workload, ITestOutputHelper output, int requestQueues = 1)
     {
         await image.EnsureBuiltAsync();
         await backend.WaitForSocketAsync();
         var clock = Stopwatch.StartNew();
         while (true)
         {
-            using ChildProcess qemu = ChildProcess.Start("qemu", GuestEnvironment.Qemu, Arguments(backend.Workspace, workload), workload.Timeout + TimeSpan.FromSeconds(10));
+            using ChildProcess qemu = ChildProcess.Start("qemu", GuestEnvironment.Qemu, Arguments(backend.Workspace, workload, requestQueues), workload.Timeout + TimeSpan.FromSeconds(10));
             bool exited = await WaitAsync(qemu, backend, workload.Timeout);
             qemu.Kill();
             var console = new GuestConsole(qemu.OutputLines, $"{qemu.Tail()}\n{backend.Process.Tail(30)}");
@@ -69,13 +70,13 @@ internal static class GuestMachine
         }
     }
 
-    private static List<string> Arguments(GuestWorkspace workspace, GuestWorkload workload) =>
+    private static List<string> Arguments(GuestWorkspace workspace, GuestWorkload workload, int requestQueues) =>
     [
         "-machine", "q35", "-accel", Accelerator, "-cpu", "max", "-smp", "1", "-m", "512M",
         // vhost-user needs guest RAM the backend can map: shared memfd, bound to the one NUMA node.
         "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-numa", "node,memdev=mem",
         "-chardev", $"socket,id=vfs,path={workspace.SocketPath}",
-        "-device", $"vhost-user-fs-pci,chardev=vfs,tag={workspace.Tag}",
+        "-device", $"vhost-user-fs-pci,chardev=vfs,tag={workspace.Tag},num-request-queues={requestQueues}",
         "-kernel", GuestImage.Kernel, "-initrd", GuestImage.Initrd,
         "-append", $"console=ttyS0 quiet panic=-1 vfs.tag={workspace.Tag} vfs.workload={workload.Name}",
         "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",

@@ -15,6 +15,24 @@ public sealed class MemoryFsGuestTests(GuestImage image, ITestOutputHelper outpu
         GuestConsole console = await GuestMachine.BootAsync(image, backend, workload, output);
 
         GuestChecks.AssertWorkload(console, workload);
+
+        // Without --reconnect the backend ends, successfully, when its VMM is gone.
+        Assert.True(await backend.Process.WaitForExitAsync(TimeSpan.FromSeconds(10)), $"MemoryFs did not exit when the VMM disconnected.\n{backend.Process.Tail()}");
+        Assert.Equal(0, backend.Process.ExitCode);
+    }
+
+    /// <summary>A device with two request queues (hiprio + 2 rings started by the VMM) serves the guest.</summary>
+    [GuestFact]
+    public async Task TwoRequestQueues_ShortWorkloadPasses()
+    {
+        GuestWorkload workload = GuestWorkload.Short;
+        await image.EnsureBuiltAsync();
+        using var workspace = new GuestWorkspace();
+        using var backend = VhostUserBackend.StartMemoryFs(workspace, workload.Timeout + TimeSpan.FromSeconds(30), "--queues", "2");
+
+        GuestConsole console = await GuestMachine.BootAsync(image, backend, workload, output, requestQueues: 2);
+
+        GuestChecks.AssertWorkload(console, workload);
     }
 
     /// <summary>With --reconnect the backend serves one guest after another; its tree outlives the first connection.</summary>

@@ -16,5 +16,7 @@ public sealed class PassthroughGuestTests(GuestImage image, ITestOutputHelper ou
 
         GuestChecks.AssertWorkload(console, workload);
         GuestChecks.AssertExport(workspace.ExportDirectory, console, workload);
+        Assert.True(await backend.Process.WaitForExitAsync(TimeSpan.FromSeconds(10)), $"Passthrough did not exit when the VMM disconnected.\n{backend.Process.Tail()}");
+        Assert.Equal(0, backend.Process.ExitCode);
     }
 }
