@@ -110,12 +110,12 @@ internal static partial class InProcess
 {
     /// <summary>Creates the filesystem for <paramref name="source"/>. Its constructor clears the process umask (a server
     /// process sets it once); the test process gets its own back.</summary>
-    public static PassthroughFileSystem Create(string source)
+    public static PassthroughFileSystem Create(string source, bool readOnly = false)
     {
         uint umask = Umask(0);
         try
         {
-            return new PassthroughFileSystem(new PassthroughOptions(source));
+            return new PassthroughFileSystem(new PassthroughOptions(source) { ReadOnly = readOnly });
         }
         finally
         {
