@@ -116,6 +116,7 @@ public sealed partial class VhostUserFsBackend : IAsyncDisposable
     /// <summary>
     /// Serves VMM connections one at a time: returns when the VMM disconnects, or, with
     /// <see cref="VhostUserFsOptions.Reconnect"/>, waits for the next until <paramref name="cancellationToken"/> fires.
+    /// A connection that closes before sending a whole message is not a VMM and does not end serving.
     /// </summary>
     /// <param name="cancellationToken">Ends serving: the current connection is closed and its session stopped.</param>
     /// <returns>A task that completes when serving has ended.</returns>
@@ -155,7 +156,7 @@ public sealed partial class VhostUserFsBackend : IAsyncDisposable
 
     private unsafe void Serve(CancellationToken cancellationToken)
     {
-        do
+        while (!IsStopped && !cancellationToken.IsCancellationRequested)
         {
             int fd = Interop.Accept4(_listener, null, null, Interop.SOCK_CLOEXEC);
             if (fd < 0)
@@ -187,9 +188,10 @@ public sealed partial class VhostUserFsBackend : IAsyncDisposable
             }
 
             Log.Connected(_logger, _options.SocketPath);
+            bool spoke;
             try
             {
-                device.Serve();
+                spoke = device.Serve();
             }
             finally
             {
@@ -201,8 +203,14 @@ public sealed partial class VhostUserFsBackend : IAsyncDisposable
                 device.Dispose();
                 Log.Disconnected(_logger);
             }
+
+            // A connection that ended before its first message was no VMM (another backend's Listen probing whether
+            // this socket is live, say): keep waiting for the VMM.
+            if (spoke && !_options.Reconnect)
+            {
+                return;
+            }
         }
-        while (_options.Reconnect && !IsStopped && !cancellationToken.IsCancellationRequested);
     }
 
     private bool IsStopped

@@ -45,10 +45,12 @@ internal sealed partial class VhostUserFsDevice
             return;
         }
 
+        // Once the guest's DESTROY is handled, the rings' next chains (the next mount's INIT) wait for the next session.
         var channels = new IFuseChannel[_vrings.Length];
+        Func<bool> retired = () => session.IsDestroyed;
         for (int i = 0; i < channels.Length; i++)
         {
-            channels[i] = new VirtioFsQueueChannel(_vrings[i], session.Options.RequestBufferSize);
+            channels[i] = new VirtioFsQueueChannel(_vrings[i], session.Options.RequestBufferSize, retired);
         }
 
         _session = session;

@@ -78,13 +78,16 @@ internal sealed partial class VhostUserFsDevice : IDisposable
     private bool ProtocolFeaturesNegotiated => (_features & VhostUserProtocol.FeatureProtocolFeatures) != 0;
 
     /// <summary>Serves messages until the VMM disconnects or breaks the protocol, then stops everything.</summary>
-    public void Serve()
+    /// <returns>Whether a whole message came at all (a connection that sent none was no VMM).</returns>
+    public bool Serve()
     {
         using var message = new VhostUserMessage();
+        bool spoke = false;
         try
         {
             while (_socket.TryReceive(message))
             {
+                spoke = true;
                 if (!HandleMessage(message))
                 {
                     break;
@@ -99,6 +102,8 @@ internal sealed partial class VhostUserFsDevice : IDisposable
         {
             Stop();
         }
+
+        return spoke;
     }
 
     /// <summary>Ends the connection from another thread: <see cref="Serve"/> returns.</summary>

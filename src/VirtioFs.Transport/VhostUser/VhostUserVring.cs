@@ -27,12 +27,16 @@ internal enum VringReceiveStatus
 /// detach are dropped: the VMM took the ring back (<c>GET_VRING_BASE</c>) and its position with it.</para>
 /// <para>Waiting (<see cref="Wait"/>) polls the kick eventfd and a private wake eventfd, which attach, detach and
 /// channel shutdown signal.</para>
+/// <para>A session that handled DESTROY takes no more chains from the ring: what the guest posts next is the next
+/// mount's INIT, for the next session. A chain such a session's receiver popped anyway is handed over to the next
+/// receiver.</para>
 /// </remarks>
 internal sealed class VhostUserVring : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly SafeFileHandle _wake = EventFd.Create();
     private SplitVirtqueue? _queue;
+    private DescriptorChain? _handedOver;
     private int _epoch;
     private SafeFileHandle? _kick;
     private volatile SafeFileHandle? _call;
@@ -104,6 +108,7 @@ internal sealed class VhostUserVring : IDisposable
         {
             _queue?.Dispose();
             _queue = queue;
+            _handedOver = null;
             _epoch++;
         }
 
@@ -122,6 +127,7 @@ internal sealed class VhostUserVring : IDisposable
                 Base = _queue.LastAvailIndex;
                 _queue.Dispose();
                 _queue = null;
+                _handedOver = null;
                 _epoch++;
             }
 
@@ -149,7 +155,11 @@ internal sealed class VhostUserVring : IDisposable
     }
 
     /// <summary>Pops the next chain and copies its request into <paramref name="buffer"/>.</summary>
-    public VringReceiveStatus TryReceive(Span<byte> buffer, out FuseChannelRequest request, out VirtqueueException? violation)
+    /// <param name="buffer">Where the request goes.</param>
+    /// <param name="retired">Whether the receiver's session takes no more requests (it handled DESTROY): then nothing is received.</param>
+    /// <param name="request">The request received.</param>
+    /// <param name="violation">How the guest broke the ring.</param>
+    public VringReceiveStatus TryReceive(Span<byte> buffer, Func<bool>? retired, out FuseChannelRequest request, out VirtqueueException? violation)
     {
         request = default;
         violation = null;
@@ -161,7 +171,22 @@ internal sealed class VhostUserVring : IDisposable
                 SplitVirtqueue? queue = _queue;
                 while (queue is not null)
                 {
-                    switch (queue.TryPop(out DescriptorChain? chain))
+                    if (retired is not null && retired())
+                    {
+                        return VringReceiveStatus.Idle;
+                    }
+
+                    DescriptorChain? chain = _handedOver;
+                    _handedOver = null;
+                    VirtqueuePopStatus status = chain is null ? queue.TryPop(out chain) : VirtqueuePopStatus.Popped;
+                    if (status == VirtqueuePopStatus.Popped && retired is not null && retired())
+                    {
+                        // DESTROY was handled while we popped: the guest may have posted this after seeing its reply.
+                        _handedOver = chain;
+                        return VringReceiveStatus.Idle;
+                    }
+
+                    switch (status)
                     {
                         case VirtqueuePopStatus.Popped:
                             if (chain!.ReadableLength < FuseInHeader.Size)

@@ -19,16 +19,20 @@ namespace VirtioFs.Transport.VhostUser;
 internal sealed class VirtioFsQueueChannel : IFuseChannel
 {
     private readonly VhostUserVring _vring;
+    private readonly Func<bool>? _retired;
     private readonly Lock _receiveTurn = new();
     private volatile bool _shutdown;
 
     /// <param name="vring">The ring (not owned).</param>
     /// <param name="maxRequestSize">The request buffer size the session uses.</param>
-    public VirtioFsQueueChannel(VhostUserVring vring, int maxRequestSize)
+    /// <param name="retired">Whether the session takes no more requests (it handled DESTROY; the ring's next chains are
+    /// the next session's), or null.</param>
+    public VirtioFsQueueChannel(VhostUserVring vring, int maxRequestSize, Func<bool>? retired = null)
     {
         ArgumentNullException.ThrowIfNull(vring);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRequestSize, FuseInHeader.Size);
         _vring = vring;
+        _retired = retired;
         MaxRequestSize = maxRequestSize;
     }
 
@@ -43,7 +47,7 @@ internal sealed class VirtioFsQueueChannel : IFuseChannel
         {
             while (!_shutdown)
             {
-                switch (_vring.TryReceive(buffer.Span, out FuseChannelRequest request, out VirtqueueException? violation))
+                switch (_vring.TryReceive(buffer.Span, _retired, out FuseChannelRequest request, out VirtqueueException? violation))
                 {
                     case VringReceiveStatus.Received:
                         return new(request);

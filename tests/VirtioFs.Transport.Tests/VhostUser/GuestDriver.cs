@@ -40,9 +40,14 @@ internal sealed unsafe class GuestRam : IDisposable
 internal readonly record struct TestBuffer(ulong Address, uint Length, bool Writable);
 
 /// <summary>
-/// Plays the guest's virtio driver: lays out a descriptor table and the two rings in one region of test RAM, posts
-/// chains (direct, chained, indirect), and reads the used ring back.
+/// Plays the guest's virtio driver: lays out a descriptor table and the two rings at the start of a window of guest
+/// RAM, posts chains (direct, chained, indirect) with buffers from the rest of the window, and reads the used ring back.
 /// </summary>
+/// <remarks>
+/// Standalone (the parameterless form), the driver owns 1 MiB of test RAM and a <see cref="GuestMemory"/> over it;
+/// over a window (<see cref="GuestDriver(byte*, ulong, ulong, ulong, ulong, int)"/>) the RAM and the device's view of
+/// it belong to someone else (the <see cref="TestVmm"/>'s memfd).
+/// </remarks>
 internal sealed unsafe class GuestDriver : IDisposable
 {
     public const ulong Gpa = 0x1000_0000;
@@ -51,29 +56,73 @@ internal sealed unsafe class GuestDriver : IDisposable
     private const ulong DataStart = 256 << 10;
 
     private readonly int _size;
-    private ulong _nextData = DataStart;
+    private readonly byte* _window;
+    private readonly ulong _windowGpa;
+    private readonly ulong _windowUaddr;
+    private readonly ulong _windowLength;
+    private readonly GuestRam? _ram;
+    private readonly GuestMemory? _memory;
+    private readonly SplitVirtqueue? _queue;
+    private ulong _nextData;
     private int _nextDescriptor;
     private ushort _availIndex;
     private ushort _usedSeen;
 
-    public GuestDriver(int size = 16, bool indirect = true, bool eventIndex = false)
+    /// <summary>A driver with its own test RAM at <see cref="Gpa"/> (VMM-virtual <see cref="Uaddr"/>).</summary>
+    /// <param name="size">The queue size.</param>
+    /// <param name="indirect">Whether the device queue accepts indirect descriptors.</param>
+    /// <param name="eventIndex">Whether the device queue uses event indexes.</param>
+    /// <param name="deviceQueue">Whether to attach a <see cref="SplitVirtqueue"/> here (false when a <see cref="TestVring"/> attaches its own).</param>
+    public GuestDriver(int size = 16, bool indirect = true, bool eventIndex = false, bool deviceQueue = true)
+        : this(new GuestRam(RamSize), size)
+    {
+        _memory = new GuestMemory();
+        _memory.SetRegions([Ram.Region(Gpa, Uaddr, 0, RamSize)]);
+        if (deviceQueue)
+        {
+            _queue = new SplitVirtqueue(_memory, size, Uaddr + DescOffset, Uaddr + AvailOffset, Uaddr + UsedOffset, indirect, eventIndex);
+        }
+    }
+
+    /// <summary>A driver over a window of guest RAM someone else owns (and has zeroed): rings first, buffers from <paramref name="dataOffset"/>.</summary>
+    /// <param name="window">Host address of the window's first byte.</param>
+    /// <param name="gpa">Its guest-physical address.</param>
+    /// <param name="uaddr">Its VMM-virtual address.</param>
+    /// <param name="length">The window's length.</param>
+    /// <param name="dataOffset">Where buffers start in the window (past the rings).</param>
+    /// <param name="size">The queue size.</param>
+    public GuestDriver(byte* window, ulong gpa, ulong uaddr, ulong length, ulong dataOffset, int size)
     {
         _size = size;
-        Ram = new GuestRam(RamSize);
-        Memory = new GuestMemory();
-        Memory.SetRegions([Ram.Region(Gpa, Uaddr, 0, RamSize)]);
+        _window = window;
+        _windowGpa = gpa;
+        _windowUaddr = uaddr;
+        _windowLength = length;
+        _nextData = dataOffset;
         DescOffset = 0;
         AvailOffset = (ulong)(16 * size);
         UsedOffset = (AvailOffset + 6 + (2 * (ulong)size) + 3) & ~3ul;
-        Queue = new SplitVirtqueue(Memory, size, Uaddr + DescOffset, Uaddr + AvailOffset, Uaddr + UsedOffset, indirect, eventIndex);
+        Assert.True(UsedOffset + VirtqLayout.UsedRingSize(size) <= dataOffset, "the rings overlap the data");
     }
 
-    public GuestRam Ram { get; }
+    private GuestDriver(GuestRam ram, int size)
+        : this(ram.Base, Gpa, Uaddr, RamSize, DataStart, size)
+    {
+        _ram = ram;
+    }
 
-    public GuestMemory Memory { get; }
+    public GuestRam Ram => _ram ?? throw new InvalidOperationException("This driver runs over RAM it does not own.");
 
-    public SplitVirtqueue Queue { get; }
+    public GuestMemory Memory => _memory ?? throw new InvalidOperationException("This driver runs over RAM it does not own.");
 
+    public SplitVirtqueue Queue => _queue ?? throw new InvalidOperationException("This driver has no device queue of its own.");
+
+    public int QueueSize => _size;
+
+    /// <summary>The rings' addresses as SET_VRING_ADDR gives them (VMM-virtual).</summary>
+    public VringAddress RingAddress => new() { Descriptor = _windowUaddr + DescOffset, Available = _windowUaddr + AvailOffset, Used = _windowUaddr + UsedOffset };
+
+    /// <summary>Offsets of the rings in the window.</summary>
     public ulong DescOffset { get; }
 
     public ulong AvailOffset { get; }
@@ -82,40 +131,43 @@ internal sealed unsafe class GuestDriver : IDisposable
 
     public ushort AvailIndex => _availIndex;
 
-    public ushort UsedIndex => Volatile.Read(ref *(ushort*)(Ram.Base + UsedOffset + 2));
+    /// <summary>Used elements taken with <see cref="TakeUsed"/> so far.</summary>
+    public ushort UsedSeen => _usedSeen;
 
-    public ushort UsedFlags => Volatile.Read(ref *(ushort*)(Ram.Base + UsedOffset));
+    public ushort UsedIndex => Volatile.Read(ref *(ushort*)(_window + UsedOffset + 2));
 
-    public ushort AvailEvent => Volatile.Read(ref *(ushort*)(Ram.Base + UsedOffset + 4 + (8 * (ulong)_size)));
+    public ushort UsedFlags => Volatile.Read(ref *(ushort*)(_window + UsedOffset));
+
+    public ushort AvailEvent => Volatile.Read(ref *(ushort*)(_window + UsedOffset + 4 + (8 * (ulong)_size)));
 
     public ushort UsedEvent
     {
-        set => Volatile.Write(ref *(ushort*)(Ram.Base + AvailOffset + 4 + (2 * (ulong)_size)), value);
+        set => Volatile.Write(ref *(ushort*)(_window + AvailOffset + 4 + (2 * (ulong)_size)), value);
     }
 
     public ushort AvailFlags
     {
-        set => Volatile.Write(ref *(ushort*)(Ram.Base + AvailOffset), value);
+        set => Volatile.Write(ref *(ushort*)(_window + AvailOffset), value);
     }
 
     /// <summary>Room for guest data: a fresh guest-physical range (never reused by one driver).</summary>
     public ulong Allocate(uint length)
     {
-        ulong address = Gpa + _nextData;
+        ulong address = _windowGpa + _nextData;
         _nextData = (_nextData + length + 15) & ~15ul;
-        Assert.True(_nextData <= RamSize, "test RAM exhausted");
+        Assert.True(_nextData <= _windowLength, "test RAM exhausted");
         return address;
     }
 
-    /// <summary>Host pointer of a guest-physical address (test RAM is one block at <see cref="Gpa"/>).</summary>
-    public byte* Host(ulong guestPhysicalAddress) => Ram.Base + (guestPhysicalAddress - Gpa);
+    /// <summary>Host pointer of a guest-physical address in the window.</summary>
+    public byte* Host(ulong guestPhysicalAddress) => _window + (guestPhysicalAddress - _windowGpa);
 
     public void WriteGuest(ulong address, ReadOnlySpan<byte> bytes) => bytes.CopyTo(new Span<byte>(Host(address), bytes.Length));
 
     public byte[] ReadGuest(ulong address, int length) => new ReadOnlySpan<byte>(Host(address), length).ToArray();
 
     public void WriteDescriptor(int index, ulong address, uint length, ushort flags, ushort next)
-        => WriteDescriptorAt(Ram.Base + DescOffset + (16 * (ulong)index), address, length, flags, next);
+        => WriteDescriptorAt(_window + DescOffset + (16 * (ulong)index), address, length, flags, next);
 
     public static void WriteDescriptorAt(byte* at, ulong address, uint length, ushort flags, ushort next)
     {
@@ -128,16 +180,16 @@ internal sealed unsafe class GuestDriver : IDisposable
     /// <summary>Publishes a head in the available ring.</summary>
     public void PostHead(ushort head)
     {
-        *(ushort*)(Ram.Base + AvailOffset + 4 + (2 * (ulong)(_availIndex & (_size - 1)))) = head;
+        *(ushort*)(_window + AvailOffset + 4 + (2 * (ulong)(_availIndex & (_size - 1)))) = head;
         _availIndex++;
-        Volatile.Write(ref *(ushort*)(Ram.Base + AvailOffset + 2), _availIndex);
+        Volatile.Write(ref *(ushort*)(_window + AvailOffset + 2), _availIndex);
     }
 
     /// <summary>Sets the available index without posting (hostile drivers).</summary>
     public void SetAvailIndex(ushort value)
     {
         _availIndex = value;
-        Volatile.Write(ref *(ushort*)(Ram.Base + AvailOffset + 2), value);
+        Volatile.Write(ref *(ushort*)(_window + AvailOffset + 2), value);
     }
 
     /// <summary>Posts the buffers as a chain in the descriptor table; returns its head.</summary>
@@ -225,38 +277,15 @@ internal sealed unsafe class GuestDriver : IDisposable
             return null;
         }
 
-        byte* element = Ram.Base + UsedOffset + 4 + (8 * (ulong)(_usedSeen & (_size - 1)));
+        byte* element = _window + UsedOffset + 4 + (8 * (ulong)(_usedSeen & (_size - 1)));
         _usedSeen++;
         return (*(uint*)element, *(uint*)(element + 4));
     }
 
     public void Dispose()
     {
-        Queue.Dispose();
-        Memory.Dispose();
-        Ram.Dispose();
+        _queue?.Dispose();
+        _memory?.Dispose();
+        _ram?.Dispose();
     }
-}
-
-/// <summary>Kicks and calls in memory: a kick counter the device waits on, and a count of calls.</summary>
-internal sealed class TestNotifier : IVirtqueueNotifier
-{
-    private readonly SemaphoreSlim _kicks = new(0);
-    private int _calls;
-
-    public int Calls => Volatile.Read(ref _calls);
-
-    public void Kick() => _kicks.Release();
-
-    public async ValueTask WaitForKickAsync(CancellationToken cancellationToken)
-    {
-        await _kicks.WaitAsync(cancellationToken).ConfigureAwait(false);
-
-        // Coalesce pending kicks, as reading an eventfd does.
-        while (_kicks.Wait(0))
-        {
-        }
-    }
-
-    public void SignalCall() => Interlocked.Increment(ref _calls);
 }

@@ -47,6 +47,10 @@ public sealed class VirtioFsQueueChannelTests
         throw new TimeoutException("The device returned no chain.");
     }
 
+    /// <summary>Receives on a pool thread: the channel's receive blocks its thread until a kick or a shutdown.</summary>
+    private static Task<FuseChannelRequest> ReceiveAsync(VirtioFsQueueChannel channel, byte[] buffer)
+        => Task.Run(() => channel.ReceiveAsync(buffer, default).AsTask());
+
     private static FuseOutHeader OutHeader(byte[] reply) => MemoryMarshal.Read<FuseOutHeader>(reply);
 
     [Theory]
@@ -54,14 +58,14 @@ public sealed class VirtioFsQueueChannelTests
     [InlineData(true, true)]
     public async Task GetattrRoundTripsThroughARealSession(bool indirect, bool eventIndex)
     {
-        using var driver = new GuestDriver(size: 16, eventIndex: eventIndex);
-        var notifier = new TestNotifier();
-        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 1 << 17);
+        using var driver = new GuestDriver(size: 16, deviceQueue: false);
+        using var vring = new TestVring(driver, eventIndex: eventIndex);
+        await using var channel = new VirtioFsQueueChannel(vring.Vring, 1 << 17);
         var session = new FuseSession(new AttrFs());
         Task running = session.RunAsync(channel);
 
         (ushort initHead, TestBuffer[] initRoom) = driver.PostRequest(Init(1), [FuseInHeader.Size, FuseInitIn.Size], [FuseOutHeader.Size, FuseInitOut.Size], indirect);
-        notifier.Kick();
+        vring.Kick();
         (uint id, uint length) = await WaitUsedAsync(driver);
         Assert.Equal(initHead, id);
         Assert.Equal((uint)(FuseOutHeader.Size + FuseInitOut.Size), length);
@@ -72,7 +76,7 @@ public sealed class VirtioFsQueueChannelTests
         // Header and arguments scattered over three readable buffers; the reply over two writable ones.
         byte[] getattr = Request(FuseOpcode.GetAttr, 2, 77, new FuseGetattrIn());
         (ushort head, TestBuffer[] room) = driver.PostRequest(getattr, [20, 20, FuseGetattrIn.Size], [FuseOutHeader.Size + 8, 200], indirect);
-        notifier.Kick();
+        vring.Kick();
         (id, length) = await WaitUsedAsync(driver);
         Assert.Equal(head, id);
         Assert.Equal((uint)(FuseOutHeader.Size + FuseAttrOut.Size), length);
@@ -84,7 +88,7 @@ public sealed class VirtioFsQueueChannelTests
         FuseAttrOut attr = MemoryMarshal.Read<FuseAttrOut>(reply.AsSpan(FuseOutHeader.Size));
         Assert.Equal(77ul, attr.Attr.Ino);
         Assert.Equal(4242ul, attr.Attr.Size);
-        Assert.True(notifier.Calls >= 1);
+        Assert.True(vring.Calls >= 1);
 
         channel.Shutdown();
         await running.WaitAsync(WaitLimit);
@@ -93,25 +97,25 @@ public sealed class VirtioFsQueueChannelTests
     [Fact]
     public async Task ForgetChainComesBackWithLengthZero()
     {
-        using var driver = new GuestDriver();
-        var notifier = new TestNotifier();
-        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 1 << 17);
+        using var driver = new GuestDriver(deviceQueue: false);
+        using var vring = new TestVring(driver);
+        await using var channel = new VirtioFsQueueChannel(vring.Vring, 1 << 17);
         var fs = new AttrFs();
         var session = new FuseSession(fs);
         Task running = session.RunAsync(channel);
 
         driver.PostRequest(Init(1), [FuseInHeader.Size + FuseInitIn.Size], [FuseOutHeader.Size + FuseInitOut.Size]);
-        notifier.Kick();
+        vring.Kick();
         await WaitUsedAsync(driver);
 
         (ushort head, _) = driver.PostRequest(Request(FuseOpcode.Forget, 3, 5, new FuseForgetIn { Nlookup = 1 }), [FuseInHeader.Size + FuseForgetIn.Size], []);
-        notifier.Kick();
+        vring.Kick();
         Assert.Equal((head, 0u), await WaitUsedAsync(driver));
         Assert.Equal(1, fs.Forgets);
 
         // A request that needs a reply but brought no room for one still gets its chain back, empty.
         (head, _) = driver.PostRequest(Request(FuseOpcode.GetAttr, 4, 1, new FuseGetattrIn()), [FuseInHeader.Size + FuseGetattrIn.Size], []);
-        notifier.Kick();
+        vring.Kick();
         Assert.Equal((head, 0u), await WaitUsedAsync(driver));
 
         channel.Shutdown();
@@ -121,14 +125,14 @@ public sealed class VirtioFsQueueChannelTests
     [Fact]
     public async Task ReceiveHandsOverTheRequestAndCompleteScattersTheReply()
     {
-        using var driver = new GuestDriver();
-        var notifier = new TestNotifier();
-        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 4096);
+        using var driver = new GuestDriver(deviceQueue: false);
+        using var vring = new TestVring(driver);
+        await using var channel = new VirtioFsQueueChannel(vring.Vring, 4096);
 
         byte[] request = Request(FuseOpcode.GetAttr, 9, 1, new FuseGetattrIn());
         (ushort head, TestBuffer[] room) = driver.PostRequest(request, [7, request.Length - 7], [5, 11, 100]);
         var buffer = new byte[4096];
-        FuseChannelRequest received = await channel.ReceiveAsync(buffer, default).AsTask().WaitAsync(WaitLimit);
+        FuseChannelRequest received = await ReceiveAsync(channel, buffer).WaitAsync(WaitLimit);
         Assert.Equal(request.Length, received.Length);
         Assert.Equal(116, received.ReplyCapacity);
         Assert.Equal(request, buffer[..request.Length]);
@@ -137,7 +141,7 @@ public sealed class VirtioFsQueueChannelTests
         await channel.CompleteAsync(received, reply, default);
         Assert.Equal((head, 30u), driver.TakeUsed());
         Assert.Equal(reply, driver.Gather(room, 30));
-        Assert.Equal(1, notifier.Calls);
+        Assert.Equal(1, vring.Calls);
 
         // A second completion of the same token is refused: the chain is the guest's again.
         await Assert.ThrowsAsync<FuseChannelException>(async () => await channel.CompleteAsync(received, reply, default));
@@ -146,11 +150,11 @@ public sealed class VirtioFsQueueChannelTests
     [Fact]
     public async Task ReplyLargerThanTheRoomBecomesAnEioReply()
     {
-        using var driver = new GuestDriver();
-        var notifier = new TestNotifier();
-        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 4096);
+        using var driver = new GuestDriver(deviceQueue: false);
+        using var vring = new TestVring(driver);
+        await using var channel = new VirtioFsQueueChannel(vring.Vring, 4096);
         (ushort head, TestBuffer[] room) = driver.PostRequest(Request(FuseOpcode.GetAttr, 9, 1, new FuseGetattrIn()), [56], [24]);
-        FuseChannelRequest received = await channel.ReceiveAsync(new byte[4096], default).AsTask().WaitAsync(WaitLimit);
+        FuseChannelRequest received = await ReceiveAsync(channel, new byte[4096]).WaitAsync(WaitLimit);
 
         var reply = new byte[FuseOutHeader.Size + FuseAttrOut.Size];
         var header = new FuseOutHeader { Len = (uint)reply.Length, Unique = 9 };
@@ -168,14 +172,14 @@ public sealed class VirtioFsQueueChannelTests
     [Fact]
     public async Task ChainTooShortForAHeaderIsReturnedEmptyAndSkipped()
     {
-        using var driver = new GuestDriver();
-        var notifier = new TestNotifier();
-        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 4096);
+        using var driver = new GuestDriver(deviceQueue: false);
+        using var vring = new TestVring(driver);
+        await using var channel = new VirtioFsQueueChannel(vring.Vring, 4096);
         (ushort shortHead, _) = driver.PostRequest(new byte[8], [8], [64]);
         byte[] request = Request(FuseOpcode.GetAttr, 4, 1, new FuseGetattrIn());
         driver.PostRequest(request, [request.Length], [64]);
 
-        FuseChannelRequest received = await channel.ReceiveAsync(new byte[4096], default).AsTask().WaitAsync(WaitLimit);
+        FuseChannelRequest received = await ReceiveAsync(channel, new byte[4096]).WaitAsync(WaitLimit);
         Assert.Equal(request.Length, received.Length);
         Assert.Equal((shortHead, 0u), driver.TakeUsed());
     }
@@ -183,32 +187,73 @@ public sealed class VirtioFsQueueChannelTests
     [Fact]
     public async Task ReceiveWaitsForAKickAndShutdownEndsTheStream()
     {
-        using var driver = new GuestDriver();
-        var notifier = new TestNotifier();
-        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 4096);
+        using var driver = new GuestDriver(deviceQueue: false);
+        using var vring = new TestVring(driver);
+        await using var channel = new VirtioFsQueueChannel(vring.Vring, 4096);
 
-        ValueTask<FuseChannelRequest> waiting = channel.ReceiveAsync(new byte[4096], default);
+        Task<FuseChannelRequest> waiting = ReceiveAsync(channel, new byte[4096]);
         await Task.Delay(20);
         Assert.False(waiting.IsCompleted);
         byte[] request = Request(FuseOpcode.GetAttr, 4, 1, new FuseGetattrIn());
         driver.PostRequest(request, [request.Length], [64]);
-        notifier.Kick();
-        Assert.Equal(request.Length, (await waiting.AsTask().WaitAsync(WaitLimit)).Length);
+        vring.Kick();
+        Assert.Equal(request.Length, (await waiting.WaitAsync(WaitLimit)).Length);
 
-        ValueTask<FuseChannelRequest> next = channel.ReceiveAsync(new byte[4096], default);
+        Task<FuseChannelRequest> next = ReceiveAsync(channel, new byte[4096]);
         channel.Shutdown();
-        Assert.True((await next.AsTask().WaitAsync(WaitLimit)).IsEndOfStream);
-        Assert.True((await channel.ReceiveAsync(new byte[4096], default)).IsEndOfStream);
+        Assert.True((await next.WaitAsync(WaitLimit)).IsEndOfStream);
+        Assert.True((await ReceiveAsync(channel, new byte[4096]).WaitAsync(WaitLimit)).IsEndOfStream);
+    }
+
+    [Fact]
+    public void AChainPoppedForASessionThatRetiredMeanwhileGoesToTheNextReceiver()
+    {
+        using var driver = new GuestDriver(deviceQueue: false);
+        using var vring = new TestVring(driver);
+        byte[] request = Request(FuseOpcode.Init, 7, 0, new FuseInitIn { Major = 7, Minor = 45 });
+        (ushort head, _) = driver.PostRequest(request, [request.Length], [FuseOutHeader.Size]);
+        var buffer = new byte[4096];
+
+        // A retired session takes nothing; one that retires while popping (DESTROY handled meanwhile) hands the chain on.
+        Assert.Equal(VringReceiveStatus.Idle, vring.Vring.TryReceive(buffer, () => true, out _, out _));
+        int checks = 0;
+        Assert.Equal(VringReceiveStatus.Idle, vring.Vring.TryReceive(buffer, () => ++checks > 1, out _, out _));
+        Assert.Equal(VringReceiveStatus.Idle, vring.Vring.TryReceive(buffer, () => true, out _, out _));
+        Assert.Equal(0, driver.UsedIndex);
+
+        Array.Clear(buffer);
+        Assert.Equal(VringReceiveStatus.Received, vring.Vring.TryReceive(buffer, () => false, out FuseChannelRequest received, out _));
+        Assert.Equal(request.Length, received.Length);
+        Assert.Equal(request, buffer[..request.Length]);
+        Assert.Null(vring.Vring.Complete(received.Token, new byte[FuseOutHeader.Size]));
+        Assert.Equal((head, (uint)FuseOutHeader.Size), driver.TakeUsed());
+        Assert.Equal(VringReceiveStatus.Idle, vring.Vring.TryReceive(buffer, null, out _, out _));
+    }
+
+    [Fact]
+    public void AChainHandedOnIsDroppedWhenTheRingStops()
+    {
+        using var driver = new GuestDriver(deviceQueue: false);
+        using var vring = new TestVring(driver);
+        byte[] request = Request(FuseOpcode.GetAttr, 7, 1, new FuseGetattrIn());
+        driver.PostRequest(request, [request.Length], [64]);
+        int checks = 0;
+        Assert.Equal(VringReceiveStatus.Idle, vring.Vring.TryReceive(new byte[4096], () => ++checks > 1, out _, out _));
+
+        // GET_VRING_BASE: the VMM takes the ring back, the popped chain counted in its position.
+        Assert.Equal(1, vring.Vring.Detach(closeKick: false));
+        vring.Vring.Attach(driver.Memory, indirect: true, eventIndex: false);
+        Assert.Equal(VringReceiveStatus.Idle, vring.Vring.TryReceive(new byte[4096], null, out _, out _));
     }
 
     [Fact]
     public async Task BrokenQueueEndsTheChannelWithAChannelException()
     {
-        using var driver = new GuestDriver(size: 8);
-        var notifier = new TestNotifier();
-        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 4096);
+        using var driver = new GuestDriver(size: 8, deviceQueue: false);
+        using var vring = new TestVring(driver);
+        await using var channel = new VirtioFsQueueChannel(vring.Vring, 4096);
         driver.SetAvailIndex(100);
-        FuseChannelException e = await Assert.ThrowsAsync<FuseChannelException>(async () => await channel.ReceiveAsync(new byte[4096], default));
+        FuseChannelException e = await Assert.ThrowsAsync<FuseChannelException>(() => ReceiveAsync(channel, new byte[4096]).WaitAsync(WaitLimit));
         VirtqueueException inner = Assert.IsType<VirtqueueException>(e.InnerException);
         Assert.Equal(VirtqueueViolation.AvailIndexJump, inner.Violation);
     }
@@ -216,23 +261,24 @@ public sealed class VirtioFsQueueChannelTests
     [Fact]
     public async Task BrokenQueueEndsTheSessionWithoutHarmingTheProcess()
     {
-        using var driver = new GuestDriver();
-        var notifier = new TestNotifier();
-        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 1 << 17);
+        using var driver = new GuestDriver(deviceQueue: false);
+        using var vring = new TestVring(driver);
+        await using var channel = new VirtioFsQueueChannel(vring.Vring, 1 << 17);
         var session = new FuseSession(new AttrFs());
         Task running = session.RunAsync(channel);
         driver.PostChain(new TestBuffer(0x10, 64, false));
-        notifier.Kick();
-        await Assert.ThrowsAsync<FuseChannelException>(() => running.WaitAsync(WaitLimit));
-        Assert.Equal(VirtqueueViolation.BufferUnmapped, driver.Queue.Violation);
+        vring.Kick();
+        FuseChannelException e = await Assert.ThrowsAsync<FuseChannelException>(() => running.WaitAsync(WaitLimit));
+        Assert.Equal(VirtqueueViolation.BufferUnmapped, Assert.IsType<VirtqueueException>(e.InnerException).Violation);
+        Assert.True(vring.Vring.SignalErrorIfBroken());
     }
 
     [Fact]
     public async Task ManyRequestsWhileTheMemoryTableIsSwapped()
     {
-        using var driver = new GuestDriver(size: 64, eventIndex: true);
-        var notifier = new TestNotifier();
-        await using var channel = new VirtioFsQueueChannel(driver.Queue, notifier, 1 << 17);
+        using var driver = new GuestDriver(size: 64, deviceQueue: false);
+        using var vring = new TestVring(driver, eventIndex: true);
+        await using var channel = new VirtioFsQueueChannel(vring.Vring, 1 << 17);
         var session = new FuseSession(new AttrFs(), new FuseSessionOptions { WorkersPerChannel = 2 });
         Task running = session.RunAsync(channel);
 
@@ -248,14 +294,14 @@ public sealed class VirtioFsQueueChannelTests
         try
         {
             driver.PostRequest(Init(1), [FuseInHeader.Size + FuseInitIn.Size], [FuseOutHeader.Size + FuseInitOut.Size]);
-            notifier.Kick();
+            vring.Kick();
             await WaitUsedAsync(driver);
 
             for (ulong unique = 2; unique < 200; unique++)
             {
                 byte[] request = Request(FuseOpcode.GetAttr, unique, unique, new FuseGetattrIn());
                 (ushort head, TestBuffer[] room) = driver.PostRequest(request, [request.Length], [FuseOutHeader.Size + FuseAttrOut.Size]);
-                notifier.Kick();
+                vring.Kick();
                 (uint id, uint length) = await WaitUsedAsync(driver);
                 Assert.Equal(head, id);
                 byte[] reply = driver.Gather(room, (int)length);
