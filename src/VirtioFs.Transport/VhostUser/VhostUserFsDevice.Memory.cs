@@ -11,9 +11,10 @@ internal sealed partial class VhostUserFsDevice
     {
         ReadOnlySpan<byte> body = message.Body;
         uint count = body.Length >= 8 ? BinaryPrimitives.ReadUInt32LittleEndian(body) : 0;
-        if (count == 0 || count > VhostUserProtocol.MaxMessageFds || body.Length != 8 + (count * VhostUserProtocol.MemoryRegionSize))
+        int limit = Math.Min(VhostUserProtocol.MaxMessageFds, _options.MaxMemorySlots);
+        if (count == 0 || count > limit || body.Length != 8 + (count * VhostUserProtocol.MemoryRegionSize))
         {
-            reason = $"a memory table of {message.Header.Size} bytes announcing {count} region(s) (1 to {VhostUserProtocol.MaxMessageFds})";
+            reason = $"a memory table of {message.Header.Size} bytes announcing {count} region(s) (1 to {limit})";
             return Outcome.Refused;
         }
 

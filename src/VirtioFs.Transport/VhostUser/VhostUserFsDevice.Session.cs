@@ -141,6 +141,9 @@ internal sealed partial class VhostUserFsDevice
         [LoggerMessage(306, LogLevel.Error, "vhost-user: the session failed")]
         public static partial void SessionFailed(ILogger logger, Exception exception);
 
+        [LoggerMessage(308, LogLevel.Warning, "vhost-user: vring {Index} stopped with {Count} request(s) unanswered after {Seconds} s; their replies are dropped")]
+        public static partial void RequestsAbandoned(ILogger logger, int index, int count, double seconds);
+
         [LoggerMessage(307, LogLevel.Error, "vhost-user: the guest broke the device, which serves nothing until it is reset: {Reason}")]
         public static partial void DeviceBroken(ILogger logger, string reason);
     }

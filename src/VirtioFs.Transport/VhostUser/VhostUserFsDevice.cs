@@ -63,6 +63,9 @@ internal sealed partial class VhostUserFsDevice : IDisposable
         }
     }
 
+    /// <summary>How long a stopping ring waits for its requests in flight (a filesystem call stuck longer loses its reply).</summary>
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
     private enum Outcome
     {
         /// <summary>Done (a reply, if the request has one, was sent).</summary>
@@ -370,8 +373,7 @@ internal sealed partial class VhostUserFsDevice : IDisposable
             return Outcome.Close;
         }
 
-        ushort next = vring.Detach(closeKick: true);
-        UpdateSession();
+        ushort next = StopVring(vring, closeKick: true);
         var reply = new VringState { Index = state.Index, Num = next };
         Reply(VhostUserRequest.GetVringBase, MemoryMarshal.AsBytes(new ReadOnlySpan<VringState>(in reply)));
         return Outcome.Ok;
@@ -432,9 +434,21 @@ internal sealed partial class VhostUserFsDevice : IDisposable
             return TryStart(vring, out reason);
         }
 
-        vring.Detach(closeKick: false);
-        UpdateSession();
+        StopVring(vring, closeKick: false);
         return Outcome.Ok;
+    }
+
+    /// <summary>Stops a ring after its requests in flight are answered (or <see cref="DrainTimeout"/> passed).</summary>
+    private ushort StopVring(VhostUserVring vring, bool closeKick)
+    {
+        ushort next = vring.Detach(closeKick, DrainTimeout, out int abandoned);
+        if (abandoned != 0)
+        {
+            Log.RequestsAbandoned(_logger, vring.Index, abandoned, DrainTimeout.TotalSeconds);
+        }
+
+        UpdateSession();
+        return next;
     }
 
     private Outcome GetConfig(VhostUserRequest request, ReadOnlySpan<byte> body, out string? reason)

@@ -36,8 +36,11 @@ internal sealed class VhostUserVring : IDisposable
     private readonly Lock _lock = new();
     private readonly SafeFileHandle _wake = EventFd.Create();
     private SplitVirtqueue? _queue;
+    private readonly ManualResetEventSlim _drained = new(initialState: true);
     private DescriptorChain? _handedOver;
     private int _epoch;
+    private int _inFlight;
+    private bool _stopping;
     private SafeFileHandle? _kick;
     private volatile SafeFileHandle? _call;
     private SafeFileHandle? _err;
@@ -115,15 +118,48 @@ internal sealed class VhostUserVring : IDisposable
         Wake();
     }
 
-    /// <summary>Stops the ring: the queue is detached, and with <paramref name="closeKick"/> the kick eventfd closed too
-    /// (<c>GET_VRING_BASE</c>; a disabled ring keeps it for when it is enabled again).</summary>
+    /// <summary>
+    /// Stops the ring: no more chains are taken, the requests in flight get up to <paramref name="drain"/> to be answered
+    /// (their replies are the guest's, and the position returned counts them as served), then the queue is detached,
+    /// and with <paramref name="closeKick"/> the kick eventfd closed too (<c>GET_VRING_BASE</c>; a disabled ring keeps
+    /// it for when it is enabled again).
+    /// </summary>
+    /// <param name="closeKick">Whether the kick eventfd goes too.</param>
+    /// <param name="drain">How long to wait for requests in flight; zero when the guest is gone (disconnect, reset).</param>
+    /// <param name="abandoned">Requests still unanswered when the queue was detached (their replies are dropped).</param>
     /// <returns>The next available index to serve (the queue's, or the configured base when it never ran).</returns>
-    public ushort Detach(bool closeKick)
+    public ushort Detach(bool closeKick, TimeSpan drain, out int abandoned)
     {
+        bool wait = false;
+        if (drain > TimeSpan.Zero)
+        {
+            lock (_lock)
+            {
+                if (_queue is not null && _inFlight > 0)
+                {
+                    _stopping = true;
+                    _drained.Reset();
+                    wait = true;
+                }
+            }
+        }
+
+        if (wait)
+        {
+            _drained.Wait(drain);
+        }
+
         lock (_lock)
         {
+            abandoned = _queue is null ? 0 : _inFlight;
             if (_queue is not null)
             {
+                // A chain popped for the next session goes back empty rather than vanish with the position.
+                if (_handedOver is { } handedOver)
+                {
+                    _ = _queue.TryComplete(handedOver, [], out _);
+                }
+
                 Base = _queue.LastAvailIndex;
                 _queue.Dispose();
                 _queue = null;
@@ -131,6 +167,8 @@ internal sealed class VhostUserVring : IDisposable
                 _epoch++;
             }
 
+            _inFlight = 0;
+            _stopping = false;
             if (closeKick)
             {
                 _kick?.Dispose();
@@ -145,7 +183,7 @@ internal sealed class VhostUserVring : IDisposable
     /// <summary>Forgets the configuration (device reset): stops the ring and closes every descriptor.</summary>
     public void Reset()
     {
-        Detach(closeKick: true);
+        Detach(closeKick: true, TimeSpan.Zero, out _);
         SetCall(null);
         SetErr(null);
         Size = 0;
@@ -169,7 +207,7 @@ internal sealed class VhostUserVring : IDisposable
             lock (_lock)
             {
                 SplitVirtqueue? queue = _queue;
-                while (queue is not null)
+                while (queue is not null && !_stopping)
                 {
                     if (retired is not null && retired())
                     {
@@ -214,6 +252,7 @@ internal sealed class VhostUserVring : IDisposable
                                 (int)Math.Min(chain.ReadableLength, int.MaxValue),
                                 (int)Math.Min(chain.WritableLength, int.MaxValue),
                                 MakeToken(chain));
+                            _inFlight++;
                             return VringReceiveStatus.Received;
                         case VirtqueuePopStatus.Broken:
                             return Broken(queue, out violation);
@@ -270,6 +309,11 @@ internal sealed class VhostUserVring : IDisposable
             if (status == VirtqueuePushStatus.Broken)
             {
                 return Violation(queue);
+            }
+
+            if (--_inFlight == 0 && _stopping)
+            {
+                _drained.Set();
             }
         }
 
@@ -382,6 +426,7 @@ internal sealed class VhostUserVring : IDisposable
     {
         Reset();
         _wake.Dispose();
+        _drained.Dispose();
     }
 
     /// <summary>A token names the queue's attach epoch (bits 48-63), the chain's pop count (16-47) and its head (0-15), so a stale completion is caught.</summary>

@@ -33,8 +33,24 @@ internal sealed class TestFs : FuseFileSystem
         _destroyed.Release();
     }
 
+    /// <summary>When set, GETATTR answers only once this completes (a request held in flight).</summary>
+    public Task? GetAttrGate { get; set; }
+
+    /// <summary>Released when a GETATTR reached the filesystem.</summary>
+    public SemaphoreSlim GetAttrStarted { get; } = new(0);
+
     public override ValueTask<FuseResult<FuseAttrOut>> GetAttrAsync(FuseRequestContext context, FuseGetattrIn args)
-        => new(new FuseResult<FuseAttrOut>(new FuseAttrOut { AttrValid = 1, Attr = new FuseAttr { Ino = context.NodeId, Size = 4242, Nlink = 1, Mode = 0x81a4 } }));
+    {
+        var reply = new FuseResult<FuseAttrOut>(new FuseAttrOut { AttrValid = 1, Attr = new FuseAttr { Ino = context.NodeId, Size = 4242, Nlink = 1, Mode = 0x81a4 } });
+        GetAttrStarted.Release();
+        return GetAttrGate is { } gate ? AfterAsync(gate, reply) : new(reply);
+
+        static async ValueTask<FuseResult<FuseAttrOut>> AfterAsync(Task gate, FuseResult<FuseAttrOut> reply)
+        {
+            await gate.ConfigureAwait(false);
+            return reply;
+        }
+    }
 
     public override ValueTask<FuseResult<FuseEntryOut>> LookupAsync(FuseRequestContext context, ReadOnlyMemory<byte> name)
         => name.Span.SequenceEqual("hello"u8)

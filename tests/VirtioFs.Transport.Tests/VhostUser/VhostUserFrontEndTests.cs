@@ -301,6 +301,20 @@ public sealed class VhostUserFrontEndTests
         OverlappingUserspaceAddresses,
     }
 
+    [Fact]
+    public async Task AMemoryTableWithMoreRegionsThanTheMemorySlotsIsRefused()
+    {
+        await using TestBackend backend = TestBackend.Start(maxMemorySlots: 1);
+        using TestVmm vmm = backend.Connect();
+        vmm.Negotiate();
+        using TestMemfd other = TestMemfd.Create(64 << 10);
+        VhostUserMemoryRegion second = new() { GuestPhysicalAddress = 0x8000_0000, Size = other.Size, UserspaceAddress = 0x7f13_0000_0000 };
+
+        Assert.NotEqual(0ul, vmm.Request(VhostUserRequest.SetMemTable, TestVmm.MemoryTable(vmm.RamRegion, second), [vmm.Ram.Fd, other.Fd]));
+        backend.AssertRefused(VhostUserRequest.SetMemTable, "announcing 2 region(s) (1 to 1)");
+        vmm.SetMemTable();
+    }
+
     [Theory]
     [InlineData(BadTable.NoRegions, "announcing 0 region(s)")]
     [InlineData(BadTable.NineRegionsEightFds, "8 file descriptor(s), expected 9")]

@@ -232,4 +232,26 @@ public sealed class VhostUserFsBackendTests
         FuseWire.InitOn(vmm, 1, 2);
         Assert.Equal(2u, vmm.GetVringBase(1));
     }
+
+    [Fact]
+    public async Task StoppingARingWaitsForItsRequestsInFlightSoTheirRepliesReachTheGuest()
+    {
+        await using TestBackend backend = TestBackend.Start();
+        using TestVmm vmm = backend.Connect();
+        vmm.StartDevice();
+        FuseWire.InitOn(vmm, 1, 1);
+
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        backend.FileSystem.GetAttrGate = gate.Task;
+        (ushort head, _) = vmm.Post(1, FuseWire.GetAttr(2, 5), FuseOutHeader.Size + FuseAttrOut.Size);
+        Assert.True(await backend.FileSystem.GetAttrStarted.WaitAsync(TestVmm.Timeout), "GETATTR never reached the filesystem.");
+
+        // The VM stops while GETATTR is in flight: GET_VRING_BASE counts it as served, so its reply must land first.
+        Task<uint> stopped = Task.Run(() => vmm.GetVringBase(1));
+        Assert.False(await Task.WhenAny(stopped, Task.Delay(300)) == stopped, "GET_VRING_BASE was answered while a request was in flight.");
+        gate.SetResult();
+        Assert.Equal(2u, await stopped.WaitAsync(TestVmm.Timeout));
+        Assert.Equal((head, (uint)(FuseOutHeader.Size + FuseAttrOut.Size)), vmm.Driver(1).TakeUsed());
+        Assert.Empty(backend.Broken);
+    }
 }

@@ -236,12 +236,14 @@ public sealed class VirtioFsQueueChannelTests
         using var driver = new GuestDriver(deviceQueue: false);
         using var vring = new TestVring(driver);
         byte[] request = Request(FuseOpcode.GetAttr, 7, 1, new FuseGetattrIn());
-        driver.PostRequest(request, [request.Length], [64]);
+        (ushort head, _) = driver.PostRequest(request, [request.Length], [64]);
         int checks = 0;
         Assert.Equal(VringReceiveStatus.Idle, vring.Vring.TryReceive(new byte[4096], () => ++checks > 1, out _, out _));
 
-        // GET_VRING_BASE: the VMM takes the ring back, the popped chain counted in its position.
-        Assert.Equal(1, vring.Vring.Detach(closeKick: false));
+        // GET_VRING_BASE: the VMM takes the ring back, the popped chain counted in its position and given back empty.
+        Assert.Equal(1, vring.Vring.Detach(closeKick: false, TimeSpan.FromSeconds(1), out int abandoned));
+        Assert.Equal(0, abandoned);
+        Assert.Equal((head, 0u), driver.TakeUsed());
         vring.Vring.Attach(driver.Memory, indirect: true, eventIndex: false);
         Assert.Equal(VringReceiveStatus.Idle, vring.Vring.TryReceive(new byte[4096], null, out _, out _));
     }
