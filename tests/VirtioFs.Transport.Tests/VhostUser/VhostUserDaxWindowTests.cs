@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using VirtioFs.Dax;
@@ -17,21 +16,12 @@ public sealed class VhostUserDaxWindowTests : IAsyncLifetime
 {
     private const ulong Node = 2;
     private const long MiB = 1024 * 1024;
-    private const long WindowSize = 8 * MiB;
-    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Limit = TestBackendChannel.Limit;
 
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"virtiofs-vhost-dax-{Guid.NewGuid():N}");
     private VhostUserDaxWindow _window = null!;
     private FuseLoopbackHost _host = null!;
-    private TestVmmChannel _vmm = null!;
-
-    public enum AckMode
-    {
-        Ack,
-        Nack,
-        Silent,
-        WrongReply,
-    }
+    private TestBackendChannel _vmm = null!;
 
     public async Task InitializeAsync()
     {
@@ -42,10 +32,10 @@ public sealed class VhostUserDaxWindowTests : IAsyncLifetime
         }
 
         await File.WriteAllBytesAsync(_path, content);
-        _window = new VhostUserDaxWindow(WindowSize) { AckTimeout = TimeSpan.FromMilliseconds(300) };
-        var server = new DaxMappingServer(_window, new HostFileProvider(_path));
+        _window = new VhostUserDaxWindow(TestBackendChannel.WindowSize) { AckTimeout = TimeSpan.FromMilliseconds(300) };
+        var server = new DaxMappingServer(_window, new HostFileProvider(_path, Node));
         _host = await FuseLoopbackHost.StartAsync(new EmptyFs(), new FuseSessionOptions { MappingServer = server }).WaitAsync(Limit);
-        _vmm = TestVmmChannel.Attach(_window, replyAck: true, sendFd: true);
+        _vmm = TestBackendChannel.Attach(_window, replyAck: true, sendFd: true);
     }
 
     public async Task DisposeAsync()
@@ -158,7 +148,7 @@ public sealed class VhostUserDaxWindowTests : IAsyncLifetime
     public async Task NothingIsSentToAVmmThatCannotTakeDescriptors()
     {
         _vmm.Dispose();
-        _vmm = TestVmmChannel.Attach(_window, replyAck: true, sendFd: false);
+        _vmm = TestBackendChannel.Attach(_window, replyAck: true, sendFd: false);
         Assert.Equal(Errno.ENODEV, await SetupAsync(foffset: 0, len: 2 * MiB, moffset: 0, writable: false));
         Assert.Empty(_vmm.Received);
     }
@@ -167,7 +157,7 @@ public sealed class VhostUserDaxWindowTests : IAsyncLifetime
     public async Task WithoutReplyAckAMapIsSentAndTakenAsDone()
     {
         _vmm.Dispose();
-        _vmm = TestVmmChannel.Attach(_window, replyAck: false, sendFd: true);
+        _vmm = TestBackendChannel.Attach(_window, replyAck: false, sendFd: true);
         Assert.Equal(Errno.Success, await SetupAsync(foffset: 0, len: 2 * MiB, moffset: 0, writable: false));
         ShmemRequest request = await _vmm.WaitForAsync(1);
         Assert.Equal(VhostUserProtocol.Version, request.Flags);
@@ -199,6 +189,62 @@ public sealed class VhostUserDaxWindowTests : IAsyncLifetime
         Assert.Equal(12, new VhostUserDaxWindow(2 * MiB).Geometry.MapAlignment);
     }
 
+    [Fact]
+    public async Task AGuestSetupMappingOverTheVirtqueueBecomesAShmemMapOnTheChannelTheVmmGave()
+    {
+        var window = new VhostUserDaxWindow(TestBackendChannel.WindowSize);
+        var server = new DaxMappingServer(window, new HostFileProvider(_path, Node));
+        await using TestBackend backend = TestBackend.Start(daxWindow: window, sessionOptions: () => new FuseSessionOptions { MappingServer = server });
+        using TestVmm vmm = backend.Connect();
+
+        // What QEMU with SHMEM does: negotiate it, read the region's size, hand over the back-end channel.
+        const ulong Protocol = TestVmm.AllProtocolFeatures | VhostUserProtocol.ProtocolShmem;
+        Assert.Equal(Protocol, vmm.Get(VhostUserRequest.GetProtocolFeatures));
+        Assert.Equal(0ul, vmm.Request(VhostUserRequest.SetProtocolFeatures, TestVmm.U64(Protocol)));
+        Assert.Equal(0ul, vmm.Request(VhostUserRequest.SetFeatures, TestVmm.U64(TestVmm.AllFeatures)));
+        vmm.Send(VhostUserRequest.GetShmemConfig);
+        byte[] config = vmm.ReceiveReply(VhostUserRequest.GetShmemConfig);
+        Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(config));
+        Assert.Equal((ulong)TestBackendChannel.WindowSize, BinaryPrimitives.ReadUInt64LittleEndian(config.AsSpan(8)));
+        (SafeFileHandle backendEnd, TestBackendChannel channel) = TestBackendChannel.Create();
+        using (channel)
+        {
+            using (backendEnd)
+            {
+                Assert.Equal(0ul, vmm.Request(VhostUserRequest.SetBackendReqFd, default, [backendEnd]));
+            }
+
+            vmm.SetMemTable();
+            for (int queue = 0; queue < vmm.QueueCount; queue++)
+            {
+                vmm.StartQueue(queue);
+            }
+
+            FuseWire.InitOn(vmm, 1, 1);
+            var args = new FuseSetupmappingIn { Fh = FuseConstants.SetupMappingFhNone, Foffset = (ulong)(2 * MiB), Len = (ulong)(2 * MiB), Moffset = (ulong)(6 * MiB), Flags = (ulong)FuseSetupMappingFlags.Read };
+            FuseWire.AssertOk(vmm.Roundtrip(1, FuseWire.Request(FuseOpcode.SetupMapping, 2, Node, args), FuseOutHeader.Size), 2, FuseOutHeader.Size);
+
+            ShmemRequest map = Assert.Single(channel.Received);
+            Assert.Equal(VhostUserBackendRequest.ShmemMap, map.Request);
+            Assert.True(map.HadFd);
+            Assert.Equal((ulong)(6 * MiB), map.Mapping.ShmOffset);
+            byte[] expected = new byte[4096];
+            using (SafeFileHandle file = File.OpenHandle(_path))
+            {
+                RandomAccess.Read(file, expected, 2 * MiB);
+            }
+
+            Assert.Equal(expected, channel.WindowBytes(6 * MiB, 4096));
+
+            // The guest unmounts: DESTROY unmaps the whole window through the same channel.
+            FuseWire.AssertOk(vmm.Roundtrip(1, FuseWire.Bare(FuseOpcode.Destroy, 3), FuseOutHeader.Size), 3, FuseOutHeader.Size);
+            await backend.FileSystem.WaitDestroyedAsync();
+            await channel.WaitForAsync(2);
+            Assert.Equal(VhostUserBackendRequest.ShmemUnmap, channel.Received[1].Request);
+            Assert.Empty(window.Mappings);
+        }
+    }
+
     private Task<Errno> SetupAsync(long foffset, long len, long moffset, bool writable)
         => _host.Client.SetupMappingAsync(Node, new FuseSetupmappingIn
         {
@@ -211,165 +257,5 @@ public sealed class VhostUserDaxWindowTests : IAsyncLifetime
 
     private sealed class EmptyFs : FuseFileSystem
     {
-    }
-
-    /// <summary>Node 2 is the test file.</summary>
-    private sealed class HostFileProvider(string path) : IDaxFileProvider
-    {
-        public ValueTask<FuseResult<DaxFileReference>> OpenForMappingAsync(FuseRequestContext context, ulong nodeId, ulong? fileHandle, bool writable)
-        {
-            if (nodeId != Node)
-            {
-                return new(Errno.ENOENT);
-            }
-
-            SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read);
-            return new(new DaxFileReference(nodeId, FuseFileMode.RegularFile | 0x1A4, handle, writable));
-        }
-    }
-
-    internal readonly record struct ShmemRequest(VhostUserBackendRequest Request, uint Flags, VhostUserShmemMapping Mapping, bool HadFd);
-
-    /// <summary>The VMM's end of a back-end channel: a socket pair, a thread answering requests, and a window it maps into.</summary>
-    private sealed class TestVmmChannel : IDisposable
-    {
-        private readonly VhostUserSocket _socket;
-        private readonly SafeMappedRegionHandle _window;
-        private readonly Thread _thread;
-        private readonly ConcurrentQueue<ShmemRequest> _received = new();
-        private readonly SemaphoreSlim _arrived = new(0);
-
-        private TestVmmChannel(VhostUserSocket socket)
-        {
-            _socket = socket;
-            _window = SafeMappedRegionHandle.Reserve(WindowSize, out int errno) ?? throw new IOException($"reserve failed: {errno}");
-            _thread = new Thread(Serve) { IsBackground = true, Name = "test-vmm-backend-channel" };
-            _thread.Start();
-        }
-
-        public volatile AckMode Mode = AckMode.Ack;
-
-        public List<ShmemRequest> Received => [.. _received];
-
-        public static unsafe TestVmmChannel Attach(VhostUserDaxWindow window, bool replyAck, bool sendFd)
-        {
-            int* fds = stackalloc int[2];
-            Assert.Equal(0, Interop.SocketPair(Interop.AF_UNIX, Interop.SOCK_STREAM | Interop.SOCK_CLOEXEC, 0, fds));
-            window.Attach(new VhostUserSocket(Interop.Own(fds[0])), replyAck, sendFd);
-            return new TestVmmChannel(new VhostUserSocket(Interop.Own(fds[1])));
-        }
-
-        public async Task<ShmemRequest> WaitForAsync(int count)
-        {
-            while (_received.Count < count)
-            {
-                Assert.True(await _arrived.WaitAsync(Limit), "the VMM received nothing");
-            }
-
-            return _received.ElementAt(count - 1);
-        }
-
-        public unsafe byte[] WindowBytes(long offset, int length) => new ReadOnlySpan<byte>((byte*)_window.DangerousGetHandle() + offset, length).ToArray();
-
-        public unsafe void WriteWindow(long offset, ReadOnlySpan<byte> bytes) => bytes.CopyTo(new Span<byte>((byte*)_window.DangerousGetHandle() + offset, bytes.Length));
-
-        /// <summary>How many bytes of the window range are mapped to a file (from /proc/self/maps: anything not "---p").</summary>
-        public long WindowProtectionMapped(long offset, long length)
-        {
-            long start = _window.DangerousGetHandle() + offset, end = start + length, mapped = 0;
-            foreach (string line in File.ReadLines("/proc/self/maps"))
-            {
-                string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                string[] range = parts[0].Split('-');
-                long from = Convert.ToInt64(range[0], 16), to = Convert.ToInt64(range[1], 16);
-                if (to > start && from < end && parts[1] != "---p")
-                {
-                    mapped += Math.Min(to, end) - Math.Max(from, start);
-                }
-            }
-
-            return mapped;
-        }
-
-        public void Dispose()
-        {
-            _socket.Close();
-            Assert.True(_thread.Join(Limit), "the test VMM's channel thread did not end");
-            _socket.Dispose();
-            _window.Dispose();
-        }
-
-        private void Serve()
-        {
-            using var message = new VhostUserMessage();
-            try
-            {
-                while (_socket.TryReceive(message))
-                {
-                    var mapping = MemoryMarshal.Read<VhostUserShmemMapping>(message.Body);
-                    var request = (VhostUserBackendRequest)message.Header.Request;
-                    bool hadFd = message.Fds.Count == 1;
-                    if (request == VhostUserBackendRequest.ShmemMap && hadFd)
-                    {
-                        using SafeFileHandle fd = message.TakeFd(0);
-                        Place(mapping, fd);
-                    }
-                    else if (request == VhostUserBackendRequest.ShmemUnmap)
-                    {
-                        Place(mapping, null);
-                    }
-
-                    _received.Enqueue(new ShmemRequest(request, message.Header.Flags, mapping, hadFd));
-                    _arrived.Release();
-                    if ((message.Header.Flags & VhostUserProtocol.FlagNeedReply) != 0)
-                    {
-                        Answer(message.Header.Request);
-                    }
-                }
-            }
-            catch (VhostUserException)
-            {
-                // The window closed the channel.
-            }
-        }
-
-        private void Answer(uint request)
-        {
-            Span<byte> status = stackalloc byte[8];
-            switch (Mode)
-            {
-                case AckMode.Ack:
-                    _socket.Send(request, VhostUserProtocol.Version | VhostUserProtocol.FlagReply, status);
-                    break;
-                case AckMode.Nack:
-                    BinaryPrimitives.WriteUInt64LittleEndian(status, 1);
-                    _socket.Send(request, VhostUserProtocol.Version | VhostUserProtocol.FlagReply, status);
-                    break;
-                case AckMode.WrongReply:
-                    _socket.Send(request + 1, VhostUserProtocol.Version | VhostUserProtocol.FlagReply, status);
-                    break;
-            }
-        }
-
-        /// <summary>Maps (or, with no file, unmaps) a range of the VMM's window, as a VMM does for SHMEM_MAP/SHMEM_UNMAP.</summary>
-        private unsafe void Place(in VhostUserShmemMapping mapping, SafeFileHandle? fd)
-        {
-            if (mapping.ShmOffset > WindowSize || mapping.Length > WindowSize - mapping.ShmOffset)
-            {
-                return;
-            }
-
-            void* at = (byte*)_window.DangerousGetHandle() + mapping.ShmOffset;
-            void* placed = fd is null
-                ? Interop.MMap(at, (nuint)mapping.Length, Interop.PROT_NONE, Interop.MAP_PRIVATE | Interop.MAP_ANONYMOUS | Interop.MAP_NORESERVE | Interop.MAP_FIXED, -1, 0)
-                : Interop.MMap(
-                    at,
-                    (nuint)mapping.Length,
-                    Interop.PROT_READ | ((mapping.Flags & VhostUserProtocol.ShmemMapWritable) != 0 ? Interop.PROT_WRITE : 0),
-                    Interop.MAP_SHARED | Interop.MAP_FIXED,
-                    (int)fd.DangerousGetHandle(),
-                    (long)mapping.FileOffset);
-            Assert.True(placed == at, $"mmap into the test VMM's window failed: {Marshal.GetLastPInvokeError()}");
-        }
     }
 }
