@@ -1090,7 +1090,7 @@ public sealed class DispatchTests
     public async Task ExceptionsBecomeEioAreLoggedAndTheSessionKeepsServing()
     {
         DispatchFs fs = NewFs();
-        var logger = new CapturingLogger();
+        var logger = new CapturingLogger<FuseSession>();
         var boom = new InvalidOperationException("boom");
         var asyncBoom = new InvalidOperationException("async boom");
         fs.Configure().LookupAsync(Arg.Any<FuseRequestContext>(), Arg.Any<ReadOnlyMemory<byte>>()).Returns(ci =>

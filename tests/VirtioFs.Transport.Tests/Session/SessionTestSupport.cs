@@ -46,8 +46,8 @@ internal static class SessionTestSupport
     }
 }
 
-/// <summary>A logger that keeps every entry.</summary>
-internal sealed class CapturingLogger : ILogger<FuseSession>
+/// <summary>A logger that keeps every entry (the session's and the vhost-user backend's refusals name their reasons).</summary>
+internal sealed class CapturingLogger<T> : ILogger<T>
 {
     public ConcurrentQueue<LogEntry> Entries { get; } = new();
 

@@ -47,7 +47,7 @@ internal sealed class TestBackend : IAsyncDisposable
 
     public TestFs FileSystem { get; } = new();
 
-    public TestLogger Logger { get; } = new();
+    public CapturingLogger<VhostUserFsBackend> Logger { get; } = new();
 
     /// <summary>Sessions the factory has made.</summary>
     public int Sessions => Volatile.Read(ref _sessions);
@@ -131,17 +131,3 @@ internal sealed class TestBackend : IAsyncDisposable
     }
 }
 
-/// <summary>A logger that keeps every entry (the backend's refusals name their reasons).</summary>
-internal sealed class TestLogger : ILogger<VhostUserFsBackend>
-{
-    public ConcurrentQueue<LogEntry> Entries { get; } = new();
-
-    public IDisposable? BeginScope<TState>(TState state)
-        where TState : notnull
-        => null;
-
-    public bool IsEnabled(LogLevel logLevel) => true;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        => Entries.Enqueue(new LogEntry(logLevel, eventId, formatter(state, exception), exception));
-}
