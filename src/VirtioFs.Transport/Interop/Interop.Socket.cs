@@ -69,6 +69,7 @@ internal static unsafe partial class Interop
     internal static partial int Shutdown(SafeFileHandle fd, int how);
 
     internal const int SO_RCVTIMEO = 20;
+    internal const int SO_SNDTIMEO = 21;
 
     /// <summary><c>struct timeval</c>.</summary>
     [StructLayout(LayoutKind.Sequential)]

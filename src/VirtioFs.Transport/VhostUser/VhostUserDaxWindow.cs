@@ -18,7 +18,8 @@ namespace VirtioFs.Transport;
 /// <para>Requests go out only to a VMM that negotiated <c>SHMEM</c>, <c>BACKEND_REQ</c> and (for maps)
 /// <c>BACKEND_SEND_FD</c>, and gave us its channel; otherwise mapping fails with <see cref="Errno.ENODEV"/>. Under
 /// <c>REPLY_ACK</c> each request waits for the VMM's ack, at most <see cref="AckTimeout"/>; a VMM that does not ack in
-/// time or answers anything but an ack loses the channel (a late ack could otherwise be taken for the next request's).</para>
+/// time or answers anything but an ack loses the channel (a late ack could otherwise be taken for the next request's).
+/// A send that cannot go out within <see cref="AckTimeout"/> (a VMM that reads nothing) loses it too.</para>
 /// <para>The specification lets a VMM unmap only whole mappings, so this window remembers what it mapped: an unmap
 /// covering whole mappings sends one request per mapping, an unmapped range needs none, and a range that cuts a
 /// mapping is refused with <see cref="Errno.EINVAL"/> (Linux guests map and unmap whole ranges). When the VMM
@@ -52,7 +53,7 @@ public sealed partial class VhostUserDaxWindow : IDaxWindow
     /// <inheritdoc />
     public DaxWindowGeometry Geometry { get; }
 
-    /// <summary>How long to wait for the VMM's ack of each request; 1 ms to 1 hour, default 10 s.</summary>
+    /// <summary>How long to wait for the VMM's ack of each request (and for room to send one); 1 ms to 1 hour, default 10 s.</summary>
     public TimeSpan AckTimeout
     {
         get;
@@ -136,9 +137,10 @@ public sealed partial class VhostUserDaxWindow : IDaxWindow
     }
 
     /// <summary>Takes the VMM's back-end channel (<c>SET_BACKEND_REQ_FD</c>) and what it negotiated.</summary>
+    /// <exception cref="VhostUserException">The descriptor is not a socket (the channel is not taken).</exception>
     internal void Attach(VhostUserSocket channel, bool replyAck, bool sendFd)
     {
-        channel.SetReceiveTimeout(AckTimeout);
+        channel.SetTimeouts(AckTimeout);
         lock (_lock)
         {
             _channel?.Dispose();

@@ -175,7 +175,19 @@ public sealed partial class VhostUserFsBackend : IAsyncDisposable
                 throw new VhostUserException($"Accepting a VMM connection on '{_options.SocketPath}' failed: {errno}.", errno);
             }
 
-            var device = new VhostUserFsDevice(new VhostUserSocket(Interop.Own(fd)), _options, _sessionFactory, _logger, reason => DeviceBroken?.Invoke(this, reason));
+            var socket = new VhostUserSocket(Interop.Own(fd));
+            VhostUserFsDevice device;
+            try
+            {
+                device = new VhostUserFsDevice(socket, _options, _sessionFactory, _logger, RaiseDeviceBroken);
+            }
+            catch
+            {
+                // Out of descriptors for the rings' eventfds, say: this connection is lost, nothing is leaked.
+                socket.Dispose();
+                throw;
+            }
+
             lock (_lock)
             {
                 if (_disposed)
@@ -238,7 +250,15 @@ public sealed partial class VhostUserFsBackend : IAsyncDisposable
         }
 
         // Wakes a blocked accept (it fails with EINVAL), then frees the name for the next backend.
-        _ = Interop.Shutdown(_listener, Interop.SHUT_RDWR);
+        try
+        {
+            _ = Interop.Shutdown(_listener, Interop.SHUT_RDWR);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile: nothing is listening any more.
+        }
+
         try
         {
             File.Delete(_options.SocketPath);
@@ -248,6 +268,19 @@ public sealed partial class VhostUserFsBackend : IAsyncDisposable
         }
         catch (UnauthorizedAccessException)
         {
+        }
+    }
+
+    /// <summary>Tells the user the guest broke the device; a handler that throws is logged, never lets the backend fail.</summary>
+    private void RaiseDeviceBroken(string reason)
+    {
+        try
+        {
+            DeviceBroken?.Invoke(this, reason);
+        }
+        catch (Exception ex)
+        {
+            Log.HandlerThrew(_logger, ex);
         }
     }
 
@@ -292,5 +325,8 @@ public sealed partial class VhostUserFsBackend : IAsyncDisposable
 
         [LoggerMessage(312, LogLevel.Information, "vhost-user: the VMM disconnected")]
         public static partial void Disconnected(ILogger logger);
+
+        [LoggerMessage(313, LogLevel.Error, "vhost-user: a DeviceBroken handler threw")]
+        public static partial void HandlerThrew(ILogger logger, Exception exception);
     }
 }

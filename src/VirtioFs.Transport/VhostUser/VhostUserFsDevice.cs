@@ -257,8 +257,7 @@ internal sealed partial class VhostUserFsDevice : IDisposable
                 reason = "the virtio-fs config space is read-only";
                 return Outcome.Refused;
             case VhostUserRequest.SetBackendReqFd:
-                SetBackendChannel(message.TakeFd(0));
-                return Outcome.Ok;
+                return SetBackendChannel(message.TakeFd(0), out reason);
             case VhostUserRequest.GetShmemConfig:
                 GetShmemConfig();
                 return Outcome.Ok;
@@ -288,16 +287,30 @@ internal sealed partial class VhostUserFsDevice : IDisposable
     }
 
     /// <summary>The channel for back-end requests: the DAX window's, when there is one (the only requests we send).</summary>
-    private void SetBackendChannel(SafeFileHandle fd)
+    private Outcome SetBackendChannel(SafeFileHandle fd, out string? reason)
     {
+        reason = null;
         if (_options.DaxWindow is { } window)
         {
             const ulong Needed = VhostUserProtocol.ProtocolShmem | VhostUserProtocol.ProtocolBackendSendFd;
-            window.Attach(new VhostUserSocket(fd), (_protocolFeatures & VhostUserProtocol.ProtocolReplyAck) != 0, (_protocolFeatures & Needed) == Needed);
-            return;
+            var channel = new VhostUserSocket(fd);
+            try
+            {
+                window.Attach(channel, (_protocolFeatures & VhostUserProtocol.ProtocolReplyAck) != 0, (_protocolFeatures & Needed) == Needed);
+            }
+            catch (VhostUserException ex)
+            {
+                // Not a socket (setting its ack timeout failed): the VMM's mistake, refused like any other.
+                channel.Dispose();
+                reason = $"the back-end channel is not a socket: {ex.Message}";
+                return Outcome.Refused;
+            }
+
+            return Outcome.Ok;
         }
 
         Interlocked.Exchange(ref _backendChannel, fd)?.Dispose();
+        return Outcome.Ok;
     }
 
     /// <summary><c>{ u32 nregions; u32 padding; u64 memory_sizes[8]; }</c>: the DAX window as region 0, or no region.</summary>

@@ -150,15 +150,19 @@ internal sealed unsafe class VhostUserSocket : IDisposable
         }
     }
 
-    /// <summary>Bounds every later receive: one that waits longer fails with <see cref="VhostUserException"/>.</summary>
+    /// <summary>
+    /// Bounds every later receive and send: one that waits longer (a peer that does not answer, or reads nothing while
+    /// the socket buffer is full) fails with <see cref="VhostUserException"/>.
+    /// </summary>
     /// <param name="timeout">At least 1 ms.</param>
-    public void SetReceiveTimeout(TimeSpan timeout)
+    public void SetTimeouts(TimeSpan timeout)
     {
         long microseconds = Math.Max(1000, (long)(timeout.Ticks / 10));
         var value = new Interop.TimeVal { Seconds = microseconds / 1_000_000, Microseconds = microseconds % 1_000_000 };
-        if (Interop.SetSockOpt(_fd, Interop.SOL_SOCKET, Interop.SO_RCVTIMEO, &value, (uint)sizeof(Interop.TimeVal)) != 0)
+        if (Interop.SetSockOpt(_fd, Interop.SOL_SOCKET, Interop.SO_RCVTIMEO, &value, (uint)sizeof(Interop.TimeVal)) != 0
+            || Interop.SetSockOpt(_fd, Interop.SOL_SOCKET, Interop.SO_SNDTIMEO, &value, (uint)sizeof(Interop.TimeVal)) != 0)
         {
-            throw new VhostUserException($"vhost-user: setting a receive timeout failed: {Interop.LastErrno}.", Interop.LastErrno);
+            throw new VhostUserException($"vhost-user: setting a socket timeout failed: {Interop.LastErrno}.", Interop.LastErrno);
         }
     }
 

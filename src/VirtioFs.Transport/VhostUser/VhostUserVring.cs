@@ -135,7 +135,8 @@ internal sealed class VhostUserVring : IDisposable
         {
             lock (_lock)
             {
-                if (_queue is not null && _inFlight > 0)
+                // A broken ring delivers no reply any more: nothing to wait for.
+                if (_queue is { IsBroken: false } && _inFlight > 0)
                 {
                     _stopping = true;
                     _drained.Reset();
@@ -306,14 +307,15 @@ internal sealed class VhostUserVring : IDisposable
                 status = queue.TryComplete(chain, ErrorReply(reply, chain.WritableLength, stackalloc byte[FuseOutHeader.Size]), out signal);
             }
 
-            if (status == VirtqueuePushStatus.Broken)
-            {
-                return Violation(queue);
-            }
-
+            // The chain is no longer in flight either way: a stop draining the ring must not wait for it.
             if (--_inFlight == 0 && _stopping)
             {
                 _drained.Set();
+            }
+
+            if (status == VirtqueuePushStatus.Broken)
+            {
+                return Violation(queue);
             }
         }
 

@@ -145,6 +145,43 @@ public sealed class VhostUserDaxWindowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AVmmThatStopsReadingItsChannelCannotBlockMappingForever()
+    {
+        var window = new VhostUserDaxWindow(TestBackendChannel.WindowSize) { AckTimeout = TimeSpan.FromMilliseconds(300) };
+        (SafeFileHandle backendEnd, SafeFileHandle vmmEnd) = SocketPair();
+        using (vmmEnd)
+        {
+            // Without REPLY_ACK nothing waits for the VMM, so its socket buffer fills when it reads nothing.
+            window.Attach(new VhostUserSocket(backendEnd), replyAck: false, sendFd: true);
+            using SafeFileHandle file = File.OpenHandle(_path, FileMode.Open, FileAccess.Read);
+            var reference = new DaxFileReference(Node, FuseFileMode.RegularFile | 0x1A4, file, isWritable: false);
+            Task<Errno> mapping = Task.Run(() =>
+            {
+                for (int i = 0; i < 1_000_000; i++)
+                {
+                    Errno result = window.Map(i % 4 * 2 * MiB, 2 * MiB, reference, 0, writable: false);
+                    if (result != Errno.Success)
+                    {
+                        return result;
+                    }
+                }
+
+                return Errno.Success;
+            });
+
+            Assert.Equal(Errno.EIO, await mapping.WaitAsync(Limit));
+            await Task.Run(window.Detach).WaitAsync(Limit);
+        }
+    }
+
+    private static unsafe (SafeFileHandle, SafeFileHandle) SocketPair()
+    {
+        int* fds = stackalloc int[2];
+        Assert.Equal(0, Interop.SocketPair(Interop.AF_UNIX, Interop.SOCK_STREAM | Interop.SOCK_CLOEXEC, 0, fds));
+        return (Interop.Own(fds[0]), Interop.Own(fds[1]));
+    }
+
+    [Fact]
     public async Task NothingIsSentToAVmmThatCannotTakeDescriptors()
     {
         _vmm.Dispose();

@@ -217,6 +217,23 @@ public sealed class VhostUserFrontEndTests
         }
     }
 
+    [Fact]
+    public async Task ABackendChannelThatIsNotASocketIsNackedAndTheConnectionStays()
+    {
+        await using TestBackend backend = TestBackend.Start(daxWindow: new VhostUserDaxWindow(8 << 20));
+        using TestVmm vmm = backend.Connect();
+        using SafeFileHandle notASocket = EventFd.Create();
+        AssertNack(backend, vmm, VhostUserRequest.SetBackendReqFd, vmm.Request(VhostUserRequest.SetBackendReqFd, default, [notASocket]), "not a socket");
+
+        // A good channel afterwards is taken.
+        (SafeFileHandle ours, SafeFileHandle theirs) = SocketPair();
+        using (ours)
+        using (theirs)
+        {
+            Assert.Equal(0ul, vmm.Request(VhostUserRequest.SetBackendReqFd, default, [theirs]));
+        }
+    }
+
     private static unsafe (SafeFileHandle, SafeFileHandle) SocketPair()
     {
         int* fds = stackalloc int[2];

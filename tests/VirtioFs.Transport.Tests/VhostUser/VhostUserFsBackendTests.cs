@@ -254,4 +254,30 @@ public sealed class VhostUserFsBackendTests
         Assert.Equal((head, (uint)(FuseOutHeader.Size + FuseAttrOut.Size)), vmm.Driver(1).TakeUsed());
         Assert.Empty(backend.Broken);
     }
+
+    [Fact]
+    public async Task ADeviceBrokenHandlerThatThrowsIsLoggedAndTheBackendGoesOn()
+    {
+        await using TestBackend backend = TestBackend.Start();
+        backend.Backend.DeviceBroken += (_, _) => throw new InvalidOperationException("handler failure");
+        using TestVmm vmm = backend.Connect();
+        vmm.StartDevice();
+        FuseWire.InitOn(vmm, 1, 1);
+
+        vmm.Driver(1).PostChain(new TestBuffer(0x10, 64, false));
+        vmm.KickQueue(1);
+        await backend.WaitBrokenAsync();
+        vmm.WaitErr(1);
+
+        // The connection is served as before, and the handler's exception is in the log.
+        vmm.Sync();
+        DateTime deadline = DateTime.UtcNow + TestVmm.Timeout;
+        while (!backend.Logger.Entries.Any(e => e.EventId.Id == 313 && e.Exception is InvalidOperationException))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The handler's exception was not logged.");
+            await Task.Delay(10);
+        }
+
+        Assert.False(backend.Running.IsCompleted);
+    }
 }
