@@ -11,9 +11,6 @@ internal static unsafe partial class Interop
     internal const int MFD_CLOEXEC = 1;
 
     internal const short POLLIN = 0x1;
-    internal const short POLLERR = 0x8;
-    internal const short POLLHUP = 0x10;
-    internal const short POLLNVAL = 0x20;
 
     internal const int SEEK_END = 2;
 

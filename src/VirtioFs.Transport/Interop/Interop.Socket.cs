@@ -6,7 +6,6 @@ namespace VirtioFs.Transport;
 /// <summary>Unix-domain sockets (<c>sys/socket.h</c>, <c>sys/un.h</c>) for the vhost-user server. Values are Linux's.</summary>
 internal static unsafe partial class Interop
 {
-    internal const int SOCK_SEQPACKET = 5;
     internal const int SHUT_RDWR = 2;
     internal const int MSG_CTRUNC = 0x8;
     internal const int MSG_NOSIGNAL = 0x4000;

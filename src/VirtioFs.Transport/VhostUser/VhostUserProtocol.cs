@@ -95,8 +95,6 @@ internal static class VhostUserProtocol
     public const ulong VringIndexMask = 0xff;
     public const ulong VringNoFd = 1 << 8;
 
-    /// <summary><c>VHOST_VRING_F_LOG</c> in a vring address: dirty logging, which we never offer.</summary>
-    public const uint VringAddressFlagLog = 1;
 
     /// <summary><c>VHOST_USER_MAX_CONFIG_SIZE</c>.</summary>
     public const int MaxConfigSize = 256;
