@@ -28,7 +28,11 @@ namespace VirtioFs.Transport;
 public sealed partial class VhostUserDaxWindow : IDaxWindow
 {
     private readonly Lock _lock = new();
-    private readonly SortedDictionary<long, (long Length, bool Writable)> _mapped = [];
+    // What the VMM has mapped, by window offset; disjoint, so ends are sorted too (binary search, no scan).
+    private readonly SortedList<long, (long Length, bool Writable)> _mapped = [];
+
+    // The ack of each request is read into this one message, under _lock.
+    private readonly VhostUserMessage _ack = new();
     private readonly ILogger _logger;
     private VhostUserSocket? _channel;
     private bool _replyAck;
@@ -126,10 +130,11 @@ public sealed partial class VhostUserDaxWindow : IDaxWindow
     {
         lock (_lock)
         {
-            foreach (long offset in _mapped.Keys.ToList())
+            // A failure has been logged (and closed the channel); the mappings are forgotten either way: the VMM drops
+            // them on reset.
+            for (int i = 0; i < _mapped.Count && _channel is not null; i++)
             {
-                // A failure has been logged; the mapping is forgotten either way (the VMM drops it on reset).
-                _ = UnmapLocked(offset, _mapped[offset].Length);
+                _ = SendUnmapLocked(_mapped.Keys[i], _mapped.Values[i].Length);
             }
 
             _mapped.Clear();
@@ -161,48 +166,60 @@ public sealed partial class VhostUserDaxWindow : IDaxWindow
         }
     }
 
+    /// <summary>Unmaps every whole mapping inside the range; refuses a range that cuts one, before sending anything.</summary>
     private Errno UnmapLocked(long windowOffset, long length)
     {
         long end = windowOffset + length;
-        var covered = new List<long>();
-        foreach ((long offset, (long mappedLength, _)) in _mapped)
+        int first = FirstEndingAfter(windowOffset);
+        for (int i = first; i < _mapped.Count && _mapped.Keys[i] < end; i++)
         {
-            if (offset >= end)
-            {
-                break;
-            }
-
-            if (offset + mappedLength <= windowOffset)
-            {
-                continue;
-            }
-
+            long offset = _mapped.Keys[i], mappedLength = _mapped.Values[i].Length;
             if (offset < windowOffset || offset + mappedLength > end)
             {
                 return Refuse("SHMEM_UNMAP", windowOffset, $"the range cuts the mapping at 0x{offset:x}+0x{mappedLength:x}, which the VMM can only unmap whole", Errno.EINVAL);
             }
-
-            covered.Add(offset);
         }
 
-        foreach (long offset in covered)
+        while (first < _mapped.Count && _mapped.Keys[first] < end)
         {
             if (_channel is null)
             {
-                return Refuse("SHMEM_UNMAP", offset, "the VMM gave no channel", Errno.ENODEV);
+                return Refuse("SHMEM_UNMAP", _mapped.Keys[first], "the VMM gave no channel", Errno.ENODEV);
             }
 
-            var mapping = new VhostUserShmemMapping { ShmOffset = (ulong)offset, Length = (ulong)_mapped[offset].Length };
-            Errno result = SendLocked(VhostUserBackendRequest.ShmemUnmap, mapping, null);
+            Errno result = SendUnmapLocked(_mapped.Keys[first], _mapped.Values[first].Length);
             if (result != Errno.Success)
             {
                 return result;
             }
 
-            _mapped.Remove(offset);
+            _mapped.RemoveAt(first);
         }
 
         return Errno.Success;
+    }
+
+    private Errno SendUnmapLocked(long offset, long length)
+        => SendLocked(VhostUserBackendRequest.ShmemUnmap, new VhostUserShmemMapping { ShmOffset = (ulong)offset, Length = (ulong)length }, null);
+
+    /// <summary>The index of the first mapping whose end is past <paramref name="offset"/>.</summary>
+    private int FirstEndingAfter(long offset)
+    {
+        int lo = 0, hi = _mapped.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (_mapped.Keys[mid] + _mapped.Values[mid].Length <= offset)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
     }
 
     /// <summary>Sends one request and, under REPLY_ACK, waits for its ack; a broken exchange closes the channel.</summary>
@@ -227,7 +244,7 @@ public sealed partial class VhostUserDaxWindow : IDaxWindow
                 return Errno.Success;
             }
 
-            using var reply = new VhostUserMessage();
+            VhostUserMessage reply = _ack;
             if (!channel.TryReceive(reply))
             {
                 throw new VhostUserException("the VMM closed the channel");
