@@ -57,29 +57,33 @@ public sealed partial class FuseMount
         }
     }
 
+    /// <summary>The <c>/dev/fuse</c> descriptor fusermount3 sends over the <c>_FUSE_COMMFD</c> socket, or null when it sent none.</summary>
     private static unsafe SafeFileHandle? ReceiveDescriptor(SafeFileHandle socket)
     {
         byte data;
         byte* control = stackalloc byte[64];
-        new Span<byte>(control, 64).Clear();
         var iov = new Interop.IoVec { Base = &data, Length = 1 };
         var message = new Interop.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = 64 };
         nint n;
         do
         {
-            n = Interop.RecvMsg(socket, &message, 0);
+            n = Interop.RecvMsg(socket, &message, Interop.MSG_CMSG_CLOEXEC);
         }
         while (n < 0 && Interop.LastErrno == Errno.EINTR);
 
-        // struct cmsghdr { size_t len; int level; int type; } then the descriptor.
-        if (n <= 0 || message.ControlLength < 20 || *(int*)(control + 8) != Interop.SOL_SOCKET || *(int*)(control + 12) != Interop.SCM_RIGHTS)
+        var received = new List<SafeFileHandle>(1);
+        if (n > 0)
         {
-            return null;
+            Interop.TakeRightsDescriptors(&message, received);
         }
 
-        int fd = *(int*)(control + 16);
-        _ = Interop.Fcntl(fd, Interop.F_SETFD, 1);
-        return Interop.Own(fd);
+        // One descriptor is the protocol; anything more is closed.
+        for (int i = 1; i < received.Count; i++)
+        {
+            received[i].Dispose();
+        }
+
+        return received.Count > 0 ? received[0] : null;
     }
 
     private static Process StartFusermount(string[] arguments, string? commFd)

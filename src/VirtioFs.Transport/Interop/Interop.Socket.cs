@@ -84,6 +84,38 @@ internal static unsafe partial class Interop
     [LibraryImport(Libc, EntryPoint = "sendmsg", SetLastError = true)]
     internal static partial nint SendMsg(SafeFileHandle fd, MsgHdr* message, int flags);
 
+    /// <summary>
+    /// Takes ownership of every <c>SCM_RIGHTS</c> descriptor a <c>recvmsg</c> received into <paramref name="message"/>'s
+    /// control buffer, walking each <c>cmsghdr</c> by its own <c>cmsg_len</c> (bounded by what the kernel filled).
+    /// </summary>
+    /// <returns>Whether the kernel dropped descriptors for want of control room (<c>MSG_CTRUNC</c>; it closed them).</returns>
+    internal static bool TakeRightsDescriptors(MsgHdr* message, List<SafeFileHandle> into)
+    {
+        byte* control = (byte*)message->Control;
+        nuint offset = 0;
+        while (offset + CmsgHeaderSize <= message->ControlLength)
+        {
+            nuint length = *(nuint*)(control + offset);
+            if (length < CmsgHeaderSize || offset + length > message->ControlLength)
+            {
+                break;
+            }
+
+            if (*(int*)(control + offset + 8) == SOL_SOCKET && *(int*)(control + offset + 12) == SCM_RIGHTS)
+            {
+                int count = (int)((length - CmsgHeaderSize) / 4);
+                for (int i = 0; i < count; i++)
+                {
+                    into.Add(Own(((int*)(control + offset + CmsgHeaderSize))[i]));
+                }
+            }
+
+            offset += (length + 7) & ~(nuint)7;
+        }
+
+        return (message->Flags & MSG_CTRUNC) != 0;
+    }
+
     /// <summary>Builds a <c>sockaddr_un</c> for <paramref name="path"/>; false when the path does not fit (with its NUL).</summary>
     internal static bool TryMakeUnixAddress(string path, out SockAddrUnix address)
     {

@@ -105,7 +105,7 @@ internal sealed unsafe class VhostUserSocket : IDisposable
 
         var header = new VhostUserHeader { Request = request, Flags = flags, Size = (uint)payload.Length };
         byte* control = stackalloc byte[Interop.CmsgHeaderSize + (4 * VhostUserProtocol.MaxMessageFds)];
-        var added = new bool[fds.Length];
+        Span<bool> added = stackalloc bool[fds.Length];
         try
         {
             for (int i = 0; i < fds.Length; i++)
@@ -242,7 +242,7 @@ internal sealed unsafe class VhostUserSocket : IDisposable
                     throw new VhostUserException($"vhost-user: receiving a message failed: {errno}.");
                 }
 
-                CollectFds(&msg, message);
+                message.FdsTruncated |= Interop.TakeRightsDescriptors(&msg, message.Fds);
                 if (got == 0)
                 {
                     if (total == 0 && allowEof)
@@ -258,36 +258,5 @@ internal sealed unsafe class VhostUserSocket : IDisposable
         }
 
         return total;
-    }
-
-    /// <summary>Takes ownership of every <c>SCM_RIGHTS</c> descriptor in <paramref name="msg"/>, walking each <c>cmsghdr</c> by its own length.</summary>
-    private static void CollectFds(Interop.MsgHdr* msg, VhostUserMessage message)
-    {
-        if ((msg->Flags & Interop.MSG_CTRUNC) != 0)
-        {
-            message.FdsTruncated = true;
-        }
-
-        byte* control = (byte*)msg->Control;
-        nuint offset = 0;
-        while (offset + Interop.CmsgHeaderSize <= msg->ControlLength)
-        {
-            nuint length = *(nuint*)(control + offset);
-            if (length < Interop.CmsgHeaderSize || offset + length > msg->ControlLength)
-            {
-                break;
-            }
-
-            if (*(int*)(control + offset + 8) == Interop.SOL_SOCKET && *(int*)(control + offset + 12) == Interop.SCM_RIGHTS)
-            {
-                int count = (int)((length - Interop.CmsgHeaderSize) / 4);
-                for (int i = 0; i < count; i++)
-                {
-                    message.Fds.Add(Interop.Own(((int*)(control + offset + Interop.CmsgHeaderSize))[i]));
-                }
-            }
-
-            offset += (length + 7) & ~(nuint)7;
-        }
     }
 }
