@@ -64,7 +64,7 @@ public sealed partial class VhostUserFsBackend : IAsyncDisposable
             throw new VhostUserException($"The socket path '{path}' does not fit a Unix socket address ({Interop.UnixPathMax - 1} bytes at most); choose a shorter one.", Errno.ENAMETOOLONG);
         }
 
-        RemoveStaleSocket(path);
+        RemoveStaleSocket(path, &address);
         SafeFileHandle listener = NewSocket();
         try
         {
@@ -291,7 +291,7 @@ public sealed partial class VhostUserFsBackend : IAsyncDisposable
     }
 
     /// <summary>Removes a socket file nobody listens on; refuses a live socket or a file that is not a socket.</summary>
-    private static unsafe void RemoveStaleSocket(string path)
+    private static unsafe void RemoveStaleSocket(string path, Interop.SockAddrUnix* address)
     {
         uint mode = Interop.LStatMode(path, out Errno errno);
         if (errno == Errno.ENOENT)
@@ -309,8 +309,7 @@ public sealed partial class VhostUserFsBackend : IAsyncDisposable
         }
 
         using SafeFileHandle probe = NewSocket();
-        Interop.TryMakeUnixAddress(path, out Interop.SockAddrUnix address);
-        if (Interop.Connect(probe, &address, (uint)sizeof(Interop.SockAddrUnix)) == 0)
+        if (Interop.Connect(probe, address, (uint)sizeof(Interop.SockAddrUnix)) == 0)
         {
             throw new VhostUserException($"Cannot create the socket '{path}': another backend is listening there.", Errno.EADDRINUSE);
         }

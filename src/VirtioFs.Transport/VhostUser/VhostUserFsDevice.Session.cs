@@ -15,8 +15,7 @@ internal sealed partial class VhostUserFsDevice
     {
         lock (_sessionLock)
         {
-            bool anyRunning = !_closed && _vrings.Any(v => v.IsRunning);
-            if (!anyRunning)
+            if (!AnyRingRunningLocked())
             {
                 // Every ring stopped: the guest was reset, so a broken device may serve again.
                 _broken = false;
@@ -59,15 +58,9 @@ internal sealed partial class VhostUserFsDevice
 
     private async Task RunSessionAsync(FuseSession session, IFuseChannel[] channels, Task previous)
     {
-        // Sessions never overlap: the filesystem sees DESTROY (or the end) of one before the INIT of the next.
-        try
-        {
-            await previous.ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // Logged by the run that failed.
-        }
+        // Sessions never overlap: the filesystem sees DESTROY (or the end) of one before the INIT of the next. (A run
+        // never faults: it turns every failure into a broken device.)
+        await previous.ConfigureAwait(false);
 
         string? failure = null;
         try
@@ -99,12 +92,31 @@ internal sealed partial class VhostUserFsDevice
                 return;
             }
 
-            if (session.IsDestroyed && !_closed && _vrings.Any(v => v.IsRunning))
+            if (session.IsDestroyed && AnyRingRunningLocked())
             {
                 // The guest unmounted: the next mount's INIT goes to a fresh session over the same rings.
                 StartSessionLocked();
             }
         }
+    }
+
+    /// <summary>Whether the connection is open and any ring runs (a session has something to serve).</summary>
+    private bool AnyRingRunningLocked()
+    {
+        if (_closed)
+        {
+            return false;
+        }
+
+        foreach (VhostUserVring vring in _vrings)
+        {
+            if (vring.IsRunning)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void MarkBrokenLocked(string reason)

@@ -563,6 +563,11 @@ internal sealed partial class VhostUserFsDevice : IDisposable
     {
         lock (_sessionLock)
         {
+            if (_closed)
+            {
+                return;
+            }
+
             _closed = true;
         }
 
@@ -574,15 +579,8 @@ internal sealed partial class VhostUserFsDevice : IDisposable
             vring.Reset();
         }
 
-        Task end = UpdateSession();
-        try
-        {
-            end.GetAwaiter().GetResult();
-        }
-        catch (Exception ex)
-        {
-            Log.SessionFailed(_logger, ex);
-        }
+        // A session run never faults (its failures break the device instead).
+        UpdateSession().GetAwaiter().GetResult();
 
         _memory.Dispose();
         Interlocked.Exchange(ref _backendChannel, null)?.Dispose();

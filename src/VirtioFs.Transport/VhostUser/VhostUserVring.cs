@@ -405,22 +405,14 @@ internal sealed class VhostUserVring : IDisposable
     }
 
     /// <summary>When the guest broke this ring, tells the VMM (its err eventfd, shown by QEMU as "vhost vring error").</summary>
-    /// <returns>Whether the ring is broken.</returns>
-    public bool SignalErrorIfBroken()
+    public void SignalErrorIfBroken()
     {
         lock (_lock)
         {
-            if (_queue is not { IsBroken: true })
-            {
-                return false;
-            }
-
-            if (_err is { } err)
+            if (_queue is { IsBroken: true } && _err is { } err)
             {
                 EventFd.Signal(err);
             }
-
-            return true;
         }
     }
 
