@@ -58,10 +58,7 @@ public sealed partial class MemoryFileSystem
         {
             file.Data.SetLength(0);
             file.Touch(Now());
-            if (killSuidGid)
-            {
-                file.KillSuidGid();
-            }
+            file.RemovePrivileges(killSuidGid);
         }
 
         var handle = new OpenHandle(Interlocked.Increment(ref _lastHandleId), node, flags);
@@ -232,10 +229,7 @@ public sealed partial class MemoryFileSystem
 
             file.Data.Write(offset, data);
             file.Touch(Now());
-            if (((FuseWriteFlags)args.WriteFlags).HasFlag(FuseWriteFlags.KillSuidGid))
-            {
-                file.KillSuidGid();
-            }
+            file.RemovePrivileges(((FuseWriteFlags)args.WriteFlags).HasFlag(FuseWriteFlags.KillSuidGid));
 
             return data.Length;
         }

@@ -160,6 +160,15 @@ public sealed partial class MemoryFileSystem
             }
 
             Timestamp now = Now();
+
+            // chown(2) of a non-directory drops set-id bits and capabilities for every caller; truncate drops the
+            // capability, and the set-id bits when the kernel says so. Before the mode: a mode sent with it wins.
+            bool chown = (valid & (FuseSetAttrValid.Uid | FuseSetAttrValid.Gid)) != 0 && !node.IsDirectory;
+            if (chown || setSize || valid.HasFlag(FuseSetAttrValid.KillSuidGid))
+            {
+                node.RemovePrivileges(chown || valid.HasFlag(FuseSetAttrValid.KillSuidGid));
+            }
+
             if (valid.HasFlag(FuseSetAttrValid.Mode))
             {
                 node.Mode = (node.Mode & FuseFileMode.TypeMask) | (args.Mode & ModeBits.All);
@@ -179,11 +188,6 @@ public sealed partial class MemoryFileSystem
             {
                 ((MemoryFile)node).Data.SetLength((long)args.Size);
                 node.Mtime = now;
-            }
-
-            if (valid.HasFlag(FuseSetAttrValid.KillSuidGid))
-            {
-                node.KillSuidGid();
             }
 
             if (valid.HasFlag(FuseSetAttrValid.AtimeNow) || atime is not null)

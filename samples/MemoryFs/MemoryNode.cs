@@ -105,6 +105,21 @@ internal abstract class MemoryNode
         Mode &= ~kill;
     }
 
+    /// <summary>
+    /// What the VFS drops when a file's data, size or owner changes (<c>file_remove_privs</c>, <c>chown</c>): its file
+    /// capability (<c>security.capability</c>) whoever the caller is, and set-user-id/set-group-id when
+    /// <paramref name="suidGid"/> (the kernel asks for that when the caller lacks <c>CAP_FSETID</c>; chown always does).
+    /// </summary>
+    public void RemovePrivileges(bool suidGid)
+    {
+        if (suidGid)
+        {
+            KillSuidGid();
+        }
+
+        Xattrs?.GetAlternateLookup<ReadOnlySpan<byte>>().Remove("security.capability"u8);
+    }
+
     public FuseAttr GetAttr() => new()
     {
         Ino = Id,

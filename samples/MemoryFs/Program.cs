@@ -79,7 +79,7 @@ if (socketPath is not null)
     var vhostSessionOptions = new FuseSessionOptions
     {
         WorkersPerChannel = 1,
-        Capabilities = FuseSessionOptions.DefaultCapabilities | FuseInitFlags.PosixLocks | FuseInitFlags.FlockLocks | FuseInitFlags.AtomicOTrunc,
+        Capabilities = FuseSessionOptions.DefaultCapabilities | FuseInitFlags.PosixLocks | FuseInitFlags.FlockLocks | FuseInitFlags.AtomicOTrunc | FuseInitFlags.HandleKillprivV2,
     };
     try
     {
@@ -112,7 +112,7 @@ var options = new FuseMountOptions(mountPoint!)
 var sessionOptions = new FuseSessionOptions
 {
     WorkersPerChannel = 1,
-    Capabilities = FuseSessionOptions.DefaultCapabilities | FuseInitFlags.PosixLocks | FuseInitFlags.FlockLocks | FuseInitFlags.AtomicOTrunc
+    Capabilities = FuseSessionOptions.DefaultCapabilities | FuseInitFlags.PosixLocks | FuseInitFlags.FlockLocks | FuseInitFlags.AtomicOTrunc | FuseInitFlags.HandleKillprivV2
         | (readdirplus ? FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto : 0),
 };
 try

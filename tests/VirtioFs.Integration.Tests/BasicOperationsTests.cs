@@ -1,5 +1,6 @@
 using System.IO.MemoryMappedFiles;
 using System.Text;
+using VirtioFs.Protocol;
 
 namespace VirtioFs.Integration.Tests;
 
@@ -37,6 +38,59 @@ public sealed class BasicOperationsTests
 
         // What the kernel showed is what the filesystem holds.
         Assert.Equal("hello, kernel!", Encoding.UTF8.GetString(await TestIo.ReadBehindKernelAsync(mount.FileSystem, "hello.txt")));
+    }
+
+    [KernelFact]
+    public async Task WritesTruncatesAndChownDropPrivilegesAsTheVfsDoes()
+    {
+        KernelEnvironment.Require();
+        await using MountedFileSystem mount = await MountedFileSystem.StartAsync();
+        string path = mount.PathOf("tool");
+        const UnixFileMode SetIdExecutable = (UnixFileMode)0xDED; // 06755
+
+        // A version-2 vfs_cap_data granting CAP_NET_RAW; the kernel checks its form before it reaches the server.
+        byte[] capability = [0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        void Privilege()
+        {
+            File.SetUnixFileMode(path, SetIdExecutable);
+            Native.SetXattr(path, "security.capability", capability);
+            Assert.Equal(capability, Native.GetXattr(path, "security.capability"));
+        }
+
+        await TestIo.Run(() => File.WriteAllText(path, "x"));
+
+        // FUSE_HANDLE_KILLPRIV_V2 is negotiated: the kernel leaves this to MemoryFs and sends no GETXATTR per write.
+        Assert.True(mount.Session.Connection!.Flags.HasFlag(FuseInitFlags.HandleKillprivV2));
+
+        // Root keeps CAP_FSETID: its write keeps the set-id bits but drops the capability.
+        await TestIo.Run(Privilege);
+        await TestIo.Run(() => File.AppendAllText(path, "y"));
+        Assert.Equal(0xDED, Native.Stat(path).Mode & 0xFFF);
+        Assert.Null(Native.GetXattr(path, "security.capability"));
+
+        // Without CAP_FSETID (root with it dropped from its bounding set before exec) the set-id bits go too.
+        await TestIo.Run(Privilege);
+        (int exit, string output) = await TestIo.RunCommandAsync("setpriv", "--bounding-set=-fsetid", "sh", "-c", $"printf z >> '{path}'");
+        Assert.True(exit == 0, output);
+        Assert.Equal(0x1ED, Native.Stat(path).Mode & 0xFFF);
+        Assert.Null(Native.GetXattr(path, "security.capability"));
+
+        // truncate(2) without CAP_FSETID drops both.
+        await TestIo.Run(Privilege);
+        (exit, output) = await TestIo.RunCommandAsync("setpriv", "--bounding-set=-fsetid", "truncate", "-s", "1", path);
+        Assert.True(exit == 0, output);
+        Assert.Equal(0x1ED, Native.Stat(path).Mode & 0xFFF);
+        Assert.Equal(1UL, Native.Stat(path).Size);
+        Assert.Null(Native.GetXattr(path, "security.capability"));
+
+        // chown(2) drops both whoever calls it.
+        await TestIo.Run(Privilege);
+        (exit, output) = await TestIo.RunCommandAsync("chown", "1000:1000", path);
+        Assert.True(exit == 0, output);
+        Native.StatxBuffer owned = Native.Stat(path);
+        Assert.Equal((1000U, 1000U, 0x1ED), (owned.Uid, owned.Gid, owned.Mode & 0xFFF));
+        Assert.Null(Native.GetXattr(path, "security.capability"));
+        Assert.Equal("x", Encoding.UTF8.GetString(await TestIo.ReadBehindKernelAsync(mount.FileSystem, "tool")));
     }
 
     [KernelFact]

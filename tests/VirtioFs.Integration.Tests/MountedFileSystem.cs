@@ -42,7 +42,7 @@ public sealed class MountedFileSystem : IAsyncDisposable
     {
         WorkersPerChannel = 1,
         Capabilities = FuseSessionOptions.DefaultCapabilities | FuseInitFlags.PosixLocks | FuseInitFlags.FlockLocks
-            | FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto | FuseInitFlags.AtomicOTrunc,
+            | FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto | FuseInitFlags.AtomicOTrunc | FuseInitFlags.HandleKillprivV2,
     };
 
     /// <summary>A MemoryFs owned by this process's uid and gid.</summary>
