@@ -6,24 +6,29 @@ namespace VirtioFs.Transport;
 /// <summary>
 /// One <c>/dev/fuse</c> descriptor (the mount's, or a <c>FUSE_DEV_IOC_CLONE</c> of it) as an <see cref="IFuseChannel"/>.
 /// Each request is one blocking <c>read</c>, each reply one <c>writev</c>. Blocking readers wait in the kernel's request
-/// queue exclusively, so one request wakes one idle worker (as in libfuse); <see cref="Shutdown"/> wakes them by aborting
-/// the connection through the fuse control filesystem, and unmounting wakes them with <c>ENODEV</c>.
+/// queue exclusively, so one request wakes one idle worker (as in libfuse); with several workers a
+/// <see cref="DevFuseReaderGate"/> lets only one of them wait there at a time. <see cref="Shutdown"/> wakes them by
+/// aborting the connection through the fuse control filesystem, and unmounting wakes them with <c>ENODEV</c>.
 /// </summary>
 internal sealed unsafe class DevFuseChannel : IFuseChannel
 {
     private readonly SafeFileHandle _fd;
     private readonly FuseConnectionControl _control;
     private readonly Action _unmounted;
+    private readonly DevFuseReaderGate? _gate;
+    private readonly DevFuseReaderGate.Waiter _waiter = new();
     private int _closed;
 
     /// <param name="fd">The descriptor (owned).</param>
     /// <param name="control">The mount's connection control, shared by its channels.</param>
     /// <param name="maxRequestSize">The request buffer size the session uses.</param>
     /// <param name="unmounted">Called when the kernel reports the connection gone (<c>ENODEV</c>, <c>ECONNABORTED</c>).</param>
-    public DevFuseChannel(SafeFileHandle fd, FuseConnectionControl control, int maxRequestSize, Action unmounted)
+    /// <param name="gate">The mount's reader gate when it has several workers, else null.</param>
+    public DevFuseChannel(SafeFileHandle fd, FuseConnectionControl control, int maxRequestSize, Action unmounted, DevFuseReaderGate? gate = null)
     {
         _fd = fd;
         _control = control;
+        _gate = gate;
         MaxRequestSize = maxRequestSize;
         _unmounted = unmounted;
         Passthrough = new DevFusePassthrough(fd);
@@ -39,7 +44,20 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
     /// worker does; the session runs each such worker on its own thread.</remarks>
     public ValueTask<FuseChannelRequest> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        fixed (byte* data = buffer.Span)
+        _gate?.Enter(_waiter);
+        try
+        {
+            return Receive(buffer.Span, cancellationToken);
+        }
+        finally
+        {
+            _gate?.Exit();
+        }
+    }
+
+    private ValueTask<FuseChannelRequest> Receive(Span<byte> buffer, CancellationToken cancellationToken)
+    {
+        fixed (byte* data = buffer)
         {
             while (Volatile.Read(ref _closed) == 0 && !cancellationToken.IsCancellationRequested)
             {
@@ -100,6 +118,7 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
         if (Interlocked.Exchange(ref _closed, 1) == 0)
         {
             _control.Abort();
+            _gate?.Close();
         }
     }
 

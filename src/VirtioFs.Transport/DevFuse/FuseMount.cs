@@ -19,7 +19,11 @@ public sealed partial class FuseMount : IAsyncDisposable
 
     private readonly SafeFileHandle? _fusermountSocket;
     private readonly FuseMountOptions _options;
+    /// <summary>How long a worker may keep a request before a parked one reads in its place (see <see cref="DevFuseReaderGate"/>).</summary>
+    private static readonly TimeSpan ReaderHandOverDelay = TimeSpan.FromMilliseconds(1);
+
     private readonly List<DevFuseChannel> _channels = [];
+    private DevFuseReaderGate? _gate;
     private int _unmounted;
     private int _detached;
 
@@ -64,6 +68,7 @@ public sealed partial class FuseMount : IAsyncDisposable
         try
         {
             FuseConnectionControl control = FuseConnectionControl.Find(options.MountPoint);
+            mount._gate = options.Workers > 1 ? new DevFuseReaderGate(ReaderHandOverDelay) : null;
             mount.AddChannel(device, control, maxRequestSize);
             for (int i = 1; i < options.Workers; i++)
             {
@@ -179,12 +184,13 @@ public sealed partial class FuseMount : IAsyncDisposable
                 channel.Dispose();
             }
 
+            _gate?.Dispose();
             _fusermountSocket?.Dispose();
         }
     }
 
     private void AddChannel(SafeFileHandle fd, FuseConnectionControl control, int maxRequestSize)
-        => _channels.Add(new DevFuseChannel(fd, control, maxRequestSize, () => Volatile.Write(ref _unmounted, 1)));
+        => _channels.Add(new DevFuseChannel(fd, control, maxRequestSize, () => Volatile.Write(ref _unmounted, 1), _gate));
 
     private static SafeFileHandle OpenDevice()
     {
