@@ -10,24 +10,31 @@ namespace VirtioFs.Transport;
 /// the worker that has been idle longest: a stream of small requests rotates through all of them, and each wake-up finds
 /// a cold thread, often on another CPU. With one reader, a worker that answers quickly takes the next request itself
 /// (measured on 2 vCPUs: 4 workers rotating served half the stats per second of 1).</para>
-/// <para>Parallelism is kept by a hand-over: when the reader has taken a request and has not come back within
-/// <c>handOverDelay</c>, a watcher thread wakes the most recently parked worker to read in its place (as the thread
-/// pool injects a thread when its workers are blocked). A worker coming back while another one reads parks again.</para>
+/// <para>Parallelism comes back in two ways. A reader that finds more requests queued behind the one it took hands the
+/// read over at once (<see cref="HandOver"/>): requests are arriving faster than one worker takes them. And a watcher
+/// thread hands it over when the reader has kept a request for <c>handOverDelay</c> without coming back (a request that
+/// blocks, and whatever arrives meanwhile must not wait for it; as the thread pool injects a thread when its workers
+/// are blocked). A worker coming back while another one reads parks again.</para>
 /// </remarks>
 internal sealed class DevFuseReaderGate : IDisposable
 {
+    /// <summary>Ticks with a reader in place after which the watcher stops ticking until a reader leaves again.</summary>
+    private const int IdleTicks = 5;
+
     private readonly Lock _lock = new();
     private readonly Stack<Waiter> _parked = new();
     private readonly long _handOverTicks;
     private readonly TimeSpan _tick;
-    private readonly SemaphoreSlim _watch = new(0);
+    private readonly AutoResetEvent _watch = new(false); // a kernel wait: no spinning before each tick; Close sets it
     private readonly Thread _watcher;
     private int _readers;
+    private int _parkedCount;
     private long _noReaderSince;
     private bool _watcherIdle;
     private bool _closed;
 
-    /// <param name="handOverDelay">How long the reader may keep a request before a parked worker reads in its place.</param>
+    /// <param name="handOverDelay">How long the reader may keep a request before a parked worker reads in its place
+    /// (checked every <paramref name="handOverDelay"/>, at least every millisecond).</param>
     public DevFuseReaderGate(TimeSpan handOverDelay)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(handOverDelay, TimeSpan.Zero);
@@ -37,17 +44,8 @@ internal sealed class DevFuseReaderGate : IDisposable
         _watcher.Start();
     }
 
-    /// <summary>How many workers are parked (for tests and diagnostics).</summary>
-    public int ParkedCount
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _parked.Count;
-            }
-        }
-    }
+    /// <summary>How many workers are parked (read without the lock: a hint).</summary>
+    public int ParkedCount => Volatile.Read(ref _parkedCount);
 
     /// <summary>Waits until the caller may read: at once when nobody reads (or the gate is closed), else when handed over.</summary>
     /// <param name="me">The calling worker's own waiter (one per worker, reused).</param>
@@ -62,10 +60,10 @@ internal sealed class DevFuseReaderGate : IDisposable
             }
 
             me.Wake.Reset();
-            _parked.Push(me);
+            Push(me);
         }
 
-        // The hand-over counts us as a reader before it wakes us.
+        // Whoever hands over counts us as a reader before waking us.
         me.Wake.Wait();
     }
 
@@ -86,7 +84,19 @@ internal sealed class DevFuseReaderGate : IDisposable
 
         if (kick)
         {
-            _watch.Release();
+            _watch.Set();
+        }
+    }
+
+    /// <summary>Wakes the most recently parked worker to read now, unless somebody already reads.</summary>
+    public void HandOver()
+    {
+        lock (_lock)
+        {
+            if (_readers == 0 && !_closed)
+            {
+                WakeNextLocked();
+            }
         }
     }
 
@@ -101,14 +111,12 @@ internal sealed class DevFuseReaderGate : IDisposable
             }
 
             _closed = true;
-            while (_parked.TryPop(out Waiter? parked))
+            while (WakeNextLocked())
             {
-                _readers++;
-                parked.Wake.Set();
             }
         }
 
-        _watch.Release();
+        _watch.Set();
     }
 
     /// <summary>Closes the gate and waits for the watcher to end.</summary>
@@ -119,10 +127,33 @@ internal sealed class DevFuseReaderGate : IDisposable
         _watch.Dispose();
     }
 
-    /// <summary>While nobody reads and workers are parked, hands over once the reader has kept its request too long;
-    /// sleeps without a timeout otherwise, until <see cref="Exit"/> starts the clock again.</summary>
+    private void Push(Waiter waiter)
+    {
+        _parked.Push(waiter);
+        Volatile.Write(ref _parkedCount, _parked.Count);
+    }
+
+    private bool WakeNextLocked()
+    {
+        if (!_parked.TryPop(out Waiter? next))
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _parkedCount, _parked.Count);
+        _readers++;
+        next.Wake.Set();
+        return true;
+    }
+
+    /// <summary>
+    /// While nobody reads and workers are parked, hands over once the reader has kept its request too long. It keeps
+    /// ticking through a burst of requests and sleeps without a timeout only after <see cref="IdleTicks"/> ticks with a
+    /// reader in place, so that quick requests do not wake it each time <see cref="Exit"/> starts the clock.
+    /// </summary>
     private void Watch()
     {
+        int quiet = 0;
         while (true)
         {
             bool idle;
@@ -137,27 +168,28 @@ internal sealed class DevFuseReaderGate : IDisposable
                 {
                     if (Stopwatch.GetTimestamp() - _noReaderSince >= _handOverTicks)
                     {
-                        Waiter next = _parked.Pop();
-                        _readers++;
-                        next.Wake.Set();
+                        WakeNextLocked();
                     }
 
-                    idle = false;
+                    quiet = 0;
                 }
                 else
                 {
-                    idle = true;
-                    _watcherIdle = true;
+                    quiet++;
                 }
+
+                idle = quiet >= IdleTicks;
+                _watcherIdle = idle;
             }
 
             if (idle)
             {
-                _watch.Wait();
+                _watch.WaitOne();
+                quiet = 0;
             }
             else
             {
-                _watch.Wait(_tick);
+                _watch.WaitOne(_tick);
             }
         }
     }

@@ -19,8 +19,9 @@ public sealed partial class FuseMount : IAsyncDisposable
 
     private readonly SafeFileHandle? _fusermountSocket;
     private readonly FuseMountOptions _options;
-    /// <summary>How long a worker may keep a request before a parked one reads in its place (see <see cref="DevFuseReaderGate"/>).</summary>
-    private static readonly TimeSpan ReaderHandOverDelay = TimeSpan.FromMilliseconds(1);
+    /// <summary>How long a worker may keep a request before a parked one reads in its place (see <see cref="DevFuseReaderGate"/>):
+    /// long enough that the watcher's ticks cost nothing measurable, short against a blocked request.</summary>
+    private static readonly TimeSpan ReaderHandOverDelay = TimeSpan.FromMilliseconds(10);
 
     private readonly List<DevFuseChannel> _channels = [];
     private DevFuseReaderGate? _gate;

@@ -58,9 +58,10 @@ public sealed class FuseMountOptions
     /// <summary>
     /// How many <c>/dev/fuse</c> descriptors serve requests (the first and its <c>FUSE_DEV_IOC_CLONE</c>s), one worker
     /// thread each: 1 to 256. Default: the processor count. Only one idle worker waits in the kernel at a time; the others
-    /// park, and the most recently parked one takes over when the reading worker has kept a request for about a
-    /// millisecond. A stream of quick requests is thus served by one warm thread, and workers join in only while requests
-    /// wait (disk, network, locks): set as many as the filesystem has requests blocked in parallel.
+    /// park, and the most recently parked one takes over when requests queue up behind the one being read, or when the
+    /// reading worker has kept a request for 10 ms. A stream of quick requests is thus served by one warm thread, and
+    /// workers join in only while requests arrive in parallel or wait (disk, network, locks): set as many as the
+    /// filesystem has requests blocked in parallel.
     /// </summary>
     public int Workers
     {

@@ -91,6 +91,29 @@ public sealed class DevFuseReaderGateTests
     }
 
     [Fact]
+    public async Task HandOverWakesTheMostRecentlyParkedWorkerAtOnceButOnlyWhenNobodyReads()
+    {
+        using var gate = new DevFuseReaderGate(TimeSpan.FromSeconds(30));
+        var reader = new DevFuseReaderGate.Waiter();
+        await EnterAsync(gate, reader);
+        Task older = Task.Run(() => gate.Enter(new DevFuseReaderGate.Waiter()));
+        await WaitUntilAsync(() => gate.ParkedCount == 1);
+        Task newer = Task.Run(() => gate.Enter(new DevFuseReaderGate.Waiter()));
+        await WaitUntilAsync(() => gate.ParkedCount == 2);
+
+        // Somebody reads: nothing to hand over.
+        gate.HandOver();
+        Assert.Equal(2, gate.ParkedCount);
+
+        // The reader took a request and saw more queued behind it: the newest parked worker reads now, not in 30 s.
+        gate.Exit();
+        gate.HandOver();
+        await newer.WaitAsync(Limit);
+        Assert.False(older.IsCompleted);
+        Assert.Equal(1, gate.ParkedCount);
+    }
+
+    [Fact]
     public async Task CloseReleasesEveryParkedWorkerAndNobodyParksAfterIt()
     {
         using var gate = new DevFuseReaderGate(TimeSpan.FromSeconds(10));
