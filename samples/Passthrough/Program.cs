@@ -10,7 +10,7 @@ using VirtioFs.Transport;
 // Ctrl+C/SIGTERM (then it unmounts); with --vhost-user, serves it to a VMM's guest as a virtio-fs device instead.
 const string Usage = """
     usage: Passthrough <source-dir> <mountpoint> [--cache never|auto|always] [--readonly] [--passthrough] [--writeback]
-                       [--threads N] [--debug] [--allow-other] [--fusermount]
+                       [--threads N] [--park-idle-workers] [--debug] [--allow-other] [--fusermount]
            Passthrough <source-dir> --vhost-user <socket> --tag <tag> [--queues N] [--reconnect] [--cache MODE]
                        [--readonly] [--writeback] [--threads N] [--dax-window SIZE] [--debug]
       <source-dir>      the host directory to export
@@ -28,13 +28,15 @@ const string Usage = """
       --writeback       use the kernel's writeback cache
       --threads N       /dev/fuse descriptors served in parallel (default 4: host calls block on the disk); with
                         --vhost-user, workers per queue (default 1)
+      --park-idle-workers  let one idle /dev/fuse worker wait in the kernel at a time, the others join in when
+                        requests block or queue up (faster for streams of metadata requests, see FuseMountOptions)
       --debug           log every request and reply
       --allow-other     let other users access the mount (permissions are still the host's, checked as the caller)
       --fusermount      mount through fusermount3 even when root
     """;
 
 var positional = new List<string>();
-bool debug = false, allowOther = false, fusermount = false, readOnly = false, passthrough = false, writeback = false, reconnect = false;
+bool debug = false, allowOther = false, fusermount = false, readOnly = false, passthrough = false, writeback = false, reconnect = false, parkIdleWorkers = false;
 PassthroughCacheMode cache = PassthroughCacheMode.Auto;
 int? threads = null;
 int queues = 1;
@@ -50,6 +52,7 @@ for (int i = 0; i < args.Length; i++)
         case "--readonly": readOnly = true; break;
         case "--passthrough": passthrough = true; break;
         case "--writeback": writeback = true; break;
+        case "--park-idle-workers": parkIdleWorkers = true; break;
         case "--cache" when i + 1 < args.Length && Enum.TryParse(args[i + 1], ignoreCase: true, out cache) && Enum.IsDefined(cache): i++; break;
         case "--threads" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= 256: threads = n; i++; break;
         case "--queues" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out queues) && queues is >= 1 and <= 64: i++; break;
@@ -153,6 +156,7 @@ var options = new FuseMountOptions(positional[1])
     ReadOnly = readOnly,
     UseFusermount = fusermount,
     Workers = threads ?? 4,
+    ParkIdleWorkers = parkIdleWorkers,
 
     // The host decides about devices and set-user-id files as for any other directory of it.
     NoDev = false,

@@ -58,7 +58,7 @@ public sealed class MountedFileSystem : IAsyncDisposable
     }
 
     /// <summary>Mounts <paramref name="fileSystem"/> (a fresh MemoryFs when null) and waits until the mount answers.</summary>
-    public static async Task<MountedFileSystem> StartAsync(FuseFileSystem? fileSystem = null, bool useFusermount = false, int workers = 4)
+    public static async Task<MountedFileSystem> StartAsync(FuseFileSystem? fileSystem = null, bool useFusermount = false, int workers = 4, bool parkIdleWorkers = false)
     {
         KernelEnvironment.Require();
         var mounted = new MountedFileSystem(fileSystem ?? CreateMemoryFileSystem(), CreateMountPoint());
@@ -67,6 +67,7 @@ public sealed class MountedFileSystem : IAsyncDisposable
             FileSystemName = "virtiofs-it",
             Subtype = "virtiofs-it",
             Workers = workers,
+            ParkIdleWorkers = parkIdleWorkers,
             UseFusermount = useFusermount,
         };
         try

@@ -1,4 +1,7 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
+using System.Text;
+using VirtioFs.Protocol;
 
 namespace VirtioFs.Integration.Tests;
 
@@ -41,11 +44,13 @@ public sealed class ScaleTests
         Assert.Equal(Count, again);
     }
 
-    [KernelFact]
-    public async Task EightThreadsReadAndWriteDifferentFilesInParallel()
+    [KernelTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task EightThreadsReadAndWriteDifferentFilesInParallel(bool parkIdleWorkers)
     {
         KernelEnvironment.Require();
-        await using MountedFileSystem mount = await MountedFileSystem.StartAsync();
+        await using MountedFileSystem mount = await MountedFileSystem.StartAsync(parkIdleWorkers: parkIdleWorkers);
         const int Threads = 8;
         const int Size = 4 << 20;
         const int Chunk = 100_000; // not a page multiple, so writes straddle pages
@@ -116,6 +121,43 @@ public sealed class ScaleTests
         for (int t = 0; t < Threads; t++)
         {
             Assert.Equal(Size, new FileInfo(mount.PathOf($"parallel-{t}")).Length);
+        }
+    }
+
+    [KernelFact]
+    public async Task WithParkedWorkersAWorkerBlockedInTheFileSystemDoesNotHoldUpOtherRequests()
+    {
+        KernelEnvironment.Require();
+        var fs = new ScriptedFileSystem(TimeSpan.Zero);
+        ScriptedFile slow = fs.Add("slow", new byte[4096], FuseOpenOutFlags.DirectIo);
+        fs.Add("fast", Encoding.ASCII.GetBytes("fast"));
+        using var release = new ManualResetEventSlim();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // A READ that holds its worker thread (a synchronous host call that blocks), not one set aside by the session.
+        slow.Read = (context, args, buffer) =>
+        {
+            entered.TrySetResult();
+            release.Wait(TimeSpan.FromSeconds(30));
+            return new(0);
+        };
+
+        await using MountedFileSystem mount = await MountedFileSystem.StartAsync(fs, workers: 2, parkIdleWorkers: true);
+        Process? cat = null;
+        try
+        {
+            cat = TestIo.Start("cat", mount.PathOf("slow"));
+            await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+            // The reading worker is stuck; the parked one takes over and serves these meanwhile.
+            Assert.Equal("fast", await TestIo.Run(() => File.ReadAllText(mount.PathOf("fast")), TimeSpan.FromSeconds(10)));
+            Assert.False(cat.HasExited);
+        }
+        finally
+        {
+            release.Set();
+            TestIo.KillAndWait(cat);
+            cat?.Dispose();
         }
     }
 

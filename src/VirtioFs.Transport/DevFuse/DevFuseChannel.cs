@@ -7,8 +7,8 @@ namespace VirtioFs.Transport;
 /// <summary>
 /// One <c>/dev/fuse</c> descriptor (the mount's, or a <c>FUSE_DEV_IOC_CLONE</c> of it) as an <see cref="IFuseChannel"/>.
 /// Each request is one blocking <c>read</c>, each reply one <c>writev</c>. Blocking readers wait in the kernel's request
-/// queue exclusively, so one request wakes one idle worker (as in libfuse); with several workers a
-/// <see cref="DevFuseReaderGate"/> lets only one of them wait there at a time. <see cref="Shutdown"/> wakes them by
+/// queue exclusively, so one request wakes one idle worker (as in libfuse); with
+/// <see cref="FuseMountOptions.ParkIdleWorkers"/> a <see cref="DevFuseReaderGate"/> lets only one of them wait there at a time. <see cref="Shutdown"/> wakes them by
 /// aborting the connection through the fuse control filesystem, and unmounting wakes them with <c>ENODEV</c>.
 /// </summary>
 internal sealed unsafe class DevFuseChannel : IFuseChannel
@@ -23,6 +23,7 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
     private readonly DevFuseReaderGate.Waiter _waiter = new();
     private int _closed;
     private long _receivedAt;
+    private int _queuedStreak;
 
     /// <param name="fd">The descriptor (owned).</param>
     /// <param name="control">The mount's connection control, shared by its channels.</param>
@@ -67,12 +68,21 @@ internal sealed unsafe class DevFuseChannel : IFuseChannel
             _gate.Exit();
         }
 
-        // Requests block and more are queued behind this one: another worker reads now rather than when the gate's
-        // watcher notices. Quick requests never do this: one warm worker takes a queue of them faster than two.
+        // More requests queued behind this one, and either they block or this worker found a queue twice running (it
+        // cannot keep up): another worker reads now rather than when the gate's watcher notices. A worker that keeps
+        // up with quick requests keeps them: one warm thread takes them faster than two.
         _receivedAt = Stopwatch.GetTimestamp();
-        if (slow && _gate.ParkedCount > 0 && received.IsCompletedSuccessfully && !received.Result.IsEndOfStream && RequestQueued())
+        if (_gate.ParkedCount > 0 && received.IsCompletedSuccessfully && !received.Result.IsEndOfStream)
         {
-            _gate.HandOver();
+            if (!RequestQueued())
+            {
+                _queuedStreak = 0;
+            }
+            else if (slow || ++_queuedStreak >= 2)
+            {
+                _queuedStreak = 0;
+                _gate.HandOver();
+            }
         }
 
         return received;

@@ -9,9 +9,11 @@ namespace VirtioFs.Transport;
 /// <para>The kernel queues blocked readers first-in first-out, so with every idle worker in <c>read</c> each request wakes
 /// the worker that has been idle longest: a stream of small requests rotates through all of them, and each wake-up finds
 /// a cold thread, often on another CPU. With one reader, a worker that answers quickly takes the next request itself
-/// (measured on 2 vCPUs: 4 workers rotating served half the stats per second of 1).</para>
-/// <para>Parallelism comes back in two ways. A reader that finds more requests queued behind the one it took hands the
-/// read over at once (<see cref="HandOver"/>): requests are arriving faster than one worker takes them. And a watcher
+/// (measured on 2 vCPUs: 4 workers rotating served half the stats per second of 1, but twice the 4 KiB random reads,
+/// which is why this is <see cref="FuseMountOptions.ParkIdleWorkers"/> and not the default).</para>
+/// <para>Parallelism comes back in two ways. A reader that finds more requests queued behind the one it took, after a
+/// slow request or twice running, hands the read over at once (<see cref="HandOver"/>): requests block, or arrive faster
+/// than one worker takes them. And a watcher
 /// thread hands it over when the reader has kept a request for <c>handOverDelay</c> without coming back (a request that
 /// blocks, and whatever arrives meanwhile must not wait for it; as the thread pool injects a thread when its workers
 /// are blocked). A worker coming back while another one reads parks again.</para>

@@ -69,7 +69,7 @@ public sealed partial class FuseMount : IAsyncDisposable
         try
         {
             FuseConnectionControl control = FuseConnectionControl.Find(options.MountPoint);
-            mount._gate = options.Workers > 1 ? new DevFuseReaderGate(ReaderHandOverDelay) : null;
+            mount._gate = options.Workers > 1 && options.ParkIdleWorkers ? new DevFuseReaderGate(ReaderHandOverDelay) : null;
             mount.AddChannel(device, control, maxRequestSize);
             for (int i = 1; i < options.Workers; i++)
             {

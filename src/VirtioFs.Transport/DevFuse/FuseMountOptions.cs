@@ -57,11 +57,9 @@ public sealed class FuseMountOptions
 
     /// <summary>
     /// How many <c>/dev/fuse</c> descriptors serve requests (the first and its <c>FUSE_DEV_IOC_CLONE</c>s), one worker
-    /// thread each: 1 to 256. Default: the processor count. Only one idle worker waits in the kernel at a time; the others
-    /// park, and the most recently parked one takes over when requests queue up behind the one being read, or when the
-    /// reading worker has kept a request for 10 ms. A stream of quick requests is thus served by one warm thread, and
-    /// workers join in only while requests arrive in parallel or wait (disk, network, locks): set as many as the
-    /// filesystem has requests blocked in parallel.
+    /// thread each: 1 to 256. Default: the processor count. Idle workers queue in the kernel and take requests in turn
+    /// (see <see cref="ParkIdleWorkers"/>): a filesystem whose operations never block is often fastest with 1; one whose
+    /// operations wait (disk, network) needs as many as it has requests in parallel.
     /// </summary>
     public int Workers
     {
@@ -73,6 +71,19 @@ public sealed class FuseMountOptions
             _workers = value;
         }
     }
+
+    /// <summary>
+    /// With several <see cref="Workers"/>, lets one idle worker at a time wait in the kernel; the others park, and the
+    /// most recently parked one takes over when requests queue up behind slow ones (more than 200 µs), queue up twice
+    /// running, or keep the reading worker for 10 ms. Default false: every idle worker waits in the kernel, which wakes
+    /// them in turn (as libfuse's multi-threaded loop).
+    /// </summary>
+    /// <remarks>
+    /// Measured on a 2-vCPU VM (docs/performance.md): a stream of <c>stat</c>s served 1.8× as fast with the workers
+    /// parked, because one warm thread takes every request; 4 KiB random reads served 0.5× as fast, because two threads
+    /// taking requests in turn overlap the reply of one with the wake-up of the next. Try both on the target machine.
+    /// </remarks>
+    public bool ParkIdleWorkers { get; init; }
 
     /// <summary>Further mount options passed as they are (for example <c>blksize=4096</c>).</summary>
     public IList<string> ExtraOptions { get; init; } = [];
