@@ -16,11 +16,12 @@
 # per operation (steadier than the rates on a shared machine: it does not count time spent waiting for a CPU).
 # Everything it mounts is unmounted on exit, however it exits.
 #
-# usage: bench/meta-bench.sh [--files N] [--dirs D] [--rounds R] [--threads T] [--baseline DLL] [--base-threads T] [--no-build]
+# usage: bench/meta-bench.sh [--files N] [--dirs D] [--rounds R] [--threads T] [--cache MODE] [--baseline DLL] [--base-threads T] [--no-build]
 #   --files N       files per round (default 5000)
 #   --dirs D        directories they are spread over (default 10)
 #   --rounds R      rounds (default 5)
 #   --threads T     Passthrough's --threads for pt and base (default: Passthrough's own default)
+#   --cache MODE    Passthrough's --cache for pt (default: Passthrough's own default, auto)
 #   --baseline DLL  also mount this Passthrough.dll as "base" (e.g. a copy of bin/Release/net10.0 made before a change)
 #   --base-threads T  --threads for base only (with --baseline this tree's own build: compares thread counts)
 #   --no-build      use the Passthrough build that is already there
@@ -29,7 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-files=5000 dirs=10 rounds=5 build=1 baseline='' threads=() base_threads=()
+files=5000 dirs=10 rounds=5 build=1 baseline='' threads=() base_threads=() cache=()
 for ((i = 1; i <= $#; i++)); do
     arg=${!i}
     case "$arg" in
@@ -43,6 +44,10 @@ for ((i = 1; i <= $#; i++)); do
                 --threads) threads=(--threads "${!i}") ;;
                 --base-threads) base_threads=(--threads "${!i}") ;;
             esac ;;
+        --cache)
+            i=$((i + 1))
+            [[ ${!i:-} =~ ^(never|auto|always)$ ]] || { echo "meta-bench.sh: --cache needs never, auto or always" >&2; exit 2; }
+            cache=(--cache "${!i}") ;;
         --baseline)
             i=$((i + 1))
             [[ -f ${!i:-} ]] || { echo "meta-bench.sh: --baseline needs an existing Passthrough.dll" >&2; exit 2; }
@@ -107,7 +112,7 @@ mount_target() { # <target> <command...>
     roots[$t]=$mnt
 }
 
-mount_target pt dotnet "$pt_dll" "${threads[@]}"
+mount_target pt dotnet "$pt_dll" "${threads[@]}" "${cache[@]}"
 ((${#base_threads[@]})) || base_threads=("${threads[@]}")
 [[ -n $baseline ]] && mount_target base dotnet "$baseline" "${base_threads[@]}"
 # The same bindfs mount as fs-bench.sh's (big_writes has no effect on metadata).
