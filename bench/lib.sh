@@ -1,4 +1,5 @@
-# Sourced by bench/fs-bench.sh and bench/meta-bench.sh: what both need to mount servers, run measurements and clean up.
+# Sourced by bench/fs-bench.sh, bench/meta-bench.sh and bench/worker-bench.sh: what they need to mount servers, run
+# measurements and clean up.
 # Messages name the script that sourced this file. bench/lib.py is the Python counterpart (prepended to their bench.py).
 
 bench_name=$(basename "$0")
@@ -58,4 +59,37 @@ stop_child() { # a measurement still running, and its fio or find if any
         wait "$child" 2>/dev/null
     fi
     return 0
+}
+
+# For scripts that keep their servers in an array $targets and an associative array $pids (target -> server pid; 0 for
+# a target that is no mount, such as a native directory), each over $work/src-<target> mounted at $work/mnt-<target>.
+mount_target() { # <target> <command...>: runs <command> <src> <mnt> in background and waits until it has mounted
+    local t=$1 src=$work/src-$1 mnt=$work/mnt-$1
+    shift
+    mkdir -p "$src" "$mnt"
+    "$@" "$src" "$mnt" >"$work/$t.log" 2>&1 &
+    pids[$t]=$!
+    wait_mounted "$mnt" "${pids[$t]}" "$work/$t.log"
+}
+
+cleanup_targets() { # the EXIT trap: stops the measurement and every server, and removes $work once nothing is mounted
+    local status=$?
+    trap - EXIT INT TERM
+    set +e
+    cd /
+    stop_child
+    local t pid
+    for t in "${targets[@]}"; do
+        pid=${pids[$t]:-}
+        [[ $pid == 0 ]] && continue
+        # Our samples unmount themselves on SIGTERM; bindfs is unmounted with fusermount.
+        if [[ -n $pid && $t != bindfs ]]; then kill -TERM "$pid" 2>/dev/null; fi
+        stop_server "$pid" "$work/mnt-$t" unmount_fuse "$work/mnt-$t"
+    done
+    if grep -q " $work/" /proc/mounts; then
+        echo "$bench_name: could not unmount everything under $work; left it in place" >&2
+    else
+        rm -rf --one-file-system "$work"
+    fi
+    exit "$status"
 }

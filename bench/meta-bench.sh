@@ -74,43 +74,12 @@ work=$(mktemp -d /dev/shm/meta-bench.XXXXXX)
 targets=(pt)
 [[ -n $baseline ]] && targets+=(base)
 targets+=(bindfs native)
-declare -A pids=([native]=0) roots=([native]=$work/native)
+declare -A pids=([native]=0) roots=([native]=$work/native [pt]=$work/mnt-pt [base]=$work/mnt-base [bindfs]=$work/mnt-bindfs)
 mkdir -p "$work/native"
 
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    set +e
-    cd /
-    stop_child
-    local t pid
-    for t in "${targets[@]}"; do
-        [[ $t == native ]] && continue
-        pid=${pids[$t]:-}
-        # Passthrough unmounts itself on SIGTERM; bindfs is unmounted with fusermount.
-        if [[ -n $pid && $t != bindfs ]]; then kill -TERM "$pid" 2>/dev/null; fi
-        stop_server "$pid" "$work/mnt-$t" unmount_fuse "$work/mnt-$t"
-    done
-    if grep -q " $work/" /proc/mounts; then
-        echo "meta-bench.sh: could not unmount everything under $work; left it in place" >&2
-    else
-        rm -rf --one-file-system "$work"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
+trap cleanup_targets EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-mount_target() { # <target> <command...>
-    local t=$1 src=$work/src-$1 mnt=$work/mnt-$1
-    shift
-    mkdir -p "$src" "$mnt"
-    "$@" "$src" "$mnt" >"$work/$t.log" 2>&1 &
-    pids[$t]=$!
-    wait_mounted "$mnt" "${pids[$t]}" "$work/$t.log"
-    roots[$t]=$mnt
-}
 
 mount_target pt dotnet "$pt_dll" "${threads[@]}" "${cache[@]}"
 ((${#base_threads[@]})) || base_threads=("${threads[@]}")

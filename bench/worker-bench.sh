@@ -56,38 +56,9 @@ work=$(mktemp -d /dev/shm/worker-bench.XXXXXX)
 targets=(pt1 pt4 pt4park bindfs)
 declare -A pids=()
 
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    set +e
-    cd /
-    stop_child
-    local t pid
-    for t in "${targets[@]}"; do
-        pid=${pids[$t]:-}
-        # Passthrough unmounts itself on SIGTERM; bindfs is unmounted with fusermount.
-        if [[ -n $pid && $t != bindfs ]]; then kill -TERM "$pid" 2>/dev/null; fi
-        stop_server "$pid" "$work/mnt-$t" unmount_fuse "$work/mnt-$t"
-    done
-    if grep -q " $work/" /proc/mounts; then
-        echo "worker-bench.sh: could not unmount everything under $work; left it in place" >&2
-    else
-        rm -rf --one-file-system "$work"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
+trap cleanup_targets EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-mount_target() { # <target> <command...>
-    local t=$1 src=$work/src-$1 mnt=$work/mnt-$1
-    shift
-    mkdir -p "$src" "$mnt"
-    "$@" "$src" "$mnt" >"$work/$t.log" 2>&1 &
-    pids[$t]=$!
-    wait_mounted "$mnt" "${pids[$t]}" "$work/$t.log"
-}
 
 mount_target pt1 dotnet "$pt_dll" --threads 1
 mount_target pt4 dotnet "$pt_dll" --threads 4
