@@ -79,9 +79,10 @@ public sealed class FuseMountOptions
     /// them in turn (as libfuse's multi-threaded loop).
     /// </summary>
     /// <remarks>
-    /// Measured on a 2-vCPU VM (docs/performance.md): a stream of <c>stat</c>s served 1.8× as fast with the workers
-    /// parked, because one warm thread takes every request; 4 KiB random reads served 0.5× as fast, because two threads
-    /// taking requests in turn overlap the reply of one with the wake-up of the next. Try both on the target machine.
+    /// Measured on a 2-vCPU VM (<c>bench/worker-bench.sh</c>, docs/performance.md) with four workers: a stream of
+    /// <c>stat</c>s served twice as fast with the workers parked, because one warm thread takes every request; single-job
+    /// 4 KiB random reads half as fast. Which CPU each woken thread lands on decides both (the docs show a 6× spread
+    /// between one vCPU and two for the same server), so try both on the target machine.
     /// </remarks>
     public bool ParkIdleWorkers { get; init; }
 
