@@ -21,6 +21,28 @@ internal static unsafe class Native
     private const uint StatxBasicStats = 0x7FF;
     private const int MntDetach = 2;
 
+    public const short PollIn = 0x1;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short ReturnedEvents;
+    }
+
+    [DllImport(Libc, EntryPoint = "poll", SetLastError = true)]
+    private static extern int PollRaw(PollFd* fds, nuint count, int timeout);
+
+    /// <summary>poll(2) of one descriptor: the returned events, 0 on timeout.</summary>
+    public static short Poll(SafeHandle fd, short events, TimeSpan timeout)
+    {
+        var poll = new PollFd { Fd = (int)fd.DangerousGetHandle(), Events = events };
+        int n = PollRaw(&poll, 1, (int)timeout.TotalMilliseconds);
+        Check(n < 0 ? -1 : 0, "poll");
+        return n == 0 ? (short)0 : poll.ReturnedEvents;
+    }
+
     [DllImport(Libc, EntryPoint = "geteuid")]
     public static extern uint GetEUid();
 

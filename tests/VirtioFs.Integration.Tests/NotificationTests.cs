@@ -59,6 +59,50 @@ public sealed class NotificationTests
     }
 
     [KernelFact]
+    public async Task PollWakeupWakesAPollerThatWasToldToWait()
+    {
+        KernelEnvironment.Require();
+        var fs = new ScriptedFileSystem(Long);
+        ScriptedFile file = fs.Add("events", "e"u8.ToArray(), FuseOpenOutFlags.DirectIo);
+        var polls = new System.Collections.Concurrent.ConcurrentQueue<FusePollIn>();
+        var scheduled = new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int ready = 0;
+
+        // Not ready until the test says so; a poll that will wait leaves its kernel handle for the wake-up.
+        file.Poll = args =>
+        {
+            polls.Enqueue(args);
+            if (Volatile.Read(ref ready) != 0)
+            {
+                return new((uint)Native.PollIn);
+            }
+
+            if (((FusePollFlags)args.Flags).HasFlag(FusePollFlags.ScheduleNotify))
+            {
+                scheduled.TrySetResult(args.Kh);
+            }
+
+            return new(0u);
+        };
+        await using MountedFileSystem mount = await MountedFileSystem.StartAsync(fs);
+
+        using var stream = new FileStream(mount.PathOf("events"), FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
+        Task<short> poller = TestIo.Run(() => Native.Poll(stream.SafeFileHandle, Native.PollIn, TimeSpan.FromSeconds(15)));
+        ulong kh = await scheduled.Task.WaitAsync(NotifyTimeout);
+
+        // Told to wait, the poller waits: nothing wakes it but the notification.
+        await Task.Delay(300);
+        Assert.False(poller.IsCompleted);
+
+        Volatile.Write(ref ready, 1);
+        await mount.Session.Notifier.PollWakeupAsync(kh).AsTask().WaitAsync(NotifyTimeout);
+
+        Assert.Equal(Native.PollIn, await poller.WaitAsync(NotifyTimeout));
+        Assert.Contains(polls, p => p.Kh == kh && (p.Events & (uint)Native.PollIn) != 0);
+        Assert.True(polls.Count >= 2, $"the kernel polled {polls.Count} time(s); the wake-up should make it poll again");
+    }
+
+    [KernelFact]
     public async Task PruneMakesTheKernelForgetAnUnusedNode()
     {
         KernelEnvironment.Require();

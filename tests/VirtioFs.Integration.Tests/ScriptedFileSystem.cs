@@ -81,6 +81,9 @@ public sealed class ScriptedFileSystem : FuseFileSystem
             ? new(new FuseOpenOut { Fh = file.NodeId, OpenFlags = (uint)file.OpenFlags })
             : new(Errno.ENOENT);
 
+    public override ValueTask<FuseResult<uint>> PollAsync(FuseRequestContext context, FusePollIn args)
+        => Find(context.NodeId) is { Poll: { } poll } ? poll(args) : new(Errno.ENOSYS);
+
     public override ValueTask<FuseResult<int>> ReadAsync(FuseRequestContext context, FuseReadIn args, Memory<byte> buffer)
     {
         if (Find(context.NodeId) is not { } file)
@@ -195,6 +198,9 @@ public sealed class ScriptedFile(string name, ulong nodeId, byte[] content, Fuse
 
     /// <summary>Replaces READ when set.</summary>
     public Func<FuseRequestContext, FuseReadIn, Memory<byte>, ValueTask<FuseResult<int>>>? Read { get; set; }
+
+    /// <summary>Answers POLL when set (ENOSYS otherwise).</summary>
+    public Func<FusePollIn, ValueTask<FuseResult<uint>>>? Poll { get; set; }
 
     /// <summary>Thrown by LOOKUP when set.</summary>
     public Exception? ThrowOnLookup { get; set; }
