@@ -43,10 +43,18 @@ internal sealed class VirtioFsQueueChannel : IFuseChannel
     public ValueTask<FuseChannelRequest> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+
+        // The token ends a wait in progress as Shutdown does: by waking the ring (a wake-up nobody waits for is harmless).
+        using CancellationTokenRegistration wakeOnCancel = cancellationToken.UnsafeRegister(static vring => ((VhostUserVring)vring!).Wake(), _vring);
         using (_receiveTurn.EnterScope())
         {
             while (!_shutdown)
             {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    return ValueTask.FromCanceled<FuseChannelRequest>(cancellationToken);
+                }
+
                 switch (_vring.TryReceive(buffer.Span, _retired, out FuseChannelRequest request, out VirtqueueException? violation))
                 {
                     case VringReceiveStatus.Received:

@@ -207,6 +207,28 @@ public sealed class VirtioFsQueueChannelTests
     }
 
     [Fact]
+    public async Task CancellingTheTokenEndsAReceiveThatIsWaitingForAKick()
+    {
+        using var driver = new GuestDriver(deviceQueue: false);
+        using var vring = new TestVring(driver);
+        await using var channel = new VirtioFsQueueChannel(vring.Vring, 4096);
+        using var cancel = new CancellationTokenSource();
+
+        Task<FuseChannelRequest> waiting = Task.Run(() => channel.ReceiveAsync(new byte[4096], cancel.Token).AsTask());
+        await Task.Delay(50);
+        Assert.False(waiting.IsCompleted);
+
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(WaitLimit));
+
+        // The channel still works: a request posted afterwards is received.
+        byte[] request = Request(FuseOpcode.GetAttr, 4, 1, new FuseGetattrIn());
+        driver.PostRequest(request, [request.Length], [64]);
+        vring.Kick();
+        Assert.Equal(request.Length, (await ReceiveAsync(channel, new byte[4096]).WaitAsync(WaitLimit)).Length);
+    }
+
+    [Fact]
     public void AChainPoppedForASessionThatRetiredMeanwhileGoesToTheNextReceiver()
     {
         using var driver = new GuestDriver(deviceQueue: false);
