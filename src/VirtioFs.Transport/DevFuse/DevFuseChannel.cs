@@ -8,8 +8,9 @@ namespace VirtioFs.Transport;
 /// One <c>/dev/fuse</c> descriptor (the mount's, or a <c>FUSE_DEV_IOC_CLONE</c> of it) as an <see cref="IFuseChannel"/>.
 /// Each request is one blocking <c>read</c>, each reply one <c>writev</c>. Blocking readers wait in the kernel's request
 /// queue exclusively, so one request wakes one idle worker (as in libfuse); with
-/// <see cref="FuseMountOptions.ParkIdleWorkers"/> a <see cref="DevFuseReaderGate"/> lets only one of them wait there at a time. <see cref="Shutdown"/> wakes them by
-/// aborting the connection through the fuse control filesystem, and unmounting wakes them with <c>ENODEV</c>.
+/// <see cref="FuseMountOptions.ParkIdleWorkers"/> a <see cref="DevFuseReaderGate"/> lets only one of them wait there at a
+/// time. <see cref="Shutdown"/> wakes them by aborting the connection through the fuse control filesystem, and
+/// unmounting wakes them with <c>ENODEV</c>.
 /// </summary>
 internal sealed unsafe class DevFuseChannel : IFuseChannel
 {

@@ -13,10 +13,10 @@ namespace VirtioFs.Transport;
 /// which is why this is <see cref="FuseMountOptions.ParkIdleWorkers"/> and not the default).</para>
 /// <para>Parallelism comes back in two ways. A reader that finds more requests queued behind the one it took, after a
 /// slow request or twice running, hands the read over at once (<see cref="HandOver"/>): requests block, or arrive faster
-/// than one worker takes them. And a watcher
-/// thread hands it over when the reader has kept a request for <c>handOverDelay</c> without coming back (a request that
-/// blocks, and whatever arrives meanwhile must not wait for it; as the thread pool injects a thread when its workers
-/// are blocked). A worker coming back while another one reads parks again.</para>
+/// than one worker takes them. And a watcher thread hands it over when the reader has kept a request for
+/// <c>handOverDelay</c> without coming back (a request that blocks, and whatever arrives meanwhile must not wait for it;
+/// as the thread pool injects a thread when its workers are blocked). A worker coming back while another one reads
+/// parks again.</para>
 /// </remarks>
 internal sealed class DevFuseReaderGate : IDisposable
 {
