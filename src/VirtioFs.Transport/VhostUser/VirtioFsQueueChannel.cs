@@ -43,31 +43,41 @@ internal sealed class VirtioFsQueueChannel : IFuseChannel
     public ValueTask<FuseChannelRequest> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-
-        // The token ends a wait in progress as Shutdown does: by waking the ring (a wake-up nobody waits for is harmless).
-        using CancellationTokenRegistration wakeOnCancel = cancellationToken.UnsafeRegister(static vring => ((VhostUserVring)vring!).Wake(), _vring);
-        using (_receiveTurn.EnterScope())
+        CancellationTokenRegistration wakeOnCancel = default;
+        try
         {
-            while (!_shutdown)
+            using (_receiveTurn.EnterScope())
             {
-                if (cancellationToken.IsCancellationRequested)
+                while (!_shutdown)
                 {
-                    return ValueTask.FromCanceled<FuseChannelRequest>(cancellationToken);
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        return ValueTask.FromCanceled<FuseChannelRequest>(cancellationToken);
+                    }
+
+                    switch (_vring.TryReceive(buffer.Span, _retired, out FuseChannelRequest request, out VirtqueueException? violation))
+                    {
+                        case VringReceiveStatus.Received:
+                            return new(request);
+                        case VringReceiveStatus.Broken:
+                            return ValueTask.FromException<FuseChannelRequest>(Broken(violation!));
+                        case VringReceiveStatus.Idle when cancellationToken.CanBeCanceled && wakeOnCancel == default:
+                            // About to wait: the token ends the wait as Shutdown does, by waking the ring. Registered only
+                            // now, so a busy queue pays nothing for it; the loop looks again before waiting.
+                            wakeOnCancel = cancellationToken.UnsafeRegister(static vring => ((VhostUserVring)vring!).Wake(), _vring);
+                            break;
+                        default:
+                            _vring.Wait();
+                            break;
+                    }
                 }
 
-                switch (_vring.TryReceive(buffer.Span, _retired, out FuseChannelRequest request, out VirtqueueException? violation))
-                {
-                    case VringReceiveStatus.Received:
-                        return new(request);
-                    case VringReceiveStatus.Broken:
-                        return ValueTask.FromException<FuseChannelRequest>(Broken(violation!));
-                    default:
-                        _vring.Wait();
-                        break;
-                }
+                return new(FuseChannelRequest.EndOfStream);
             }
-
-            return new(FuseChannelRequest.EndOfStream);
+        }
+        finally
+        {
+            wakeOnCancel.Dispose();
         }
     }
 
