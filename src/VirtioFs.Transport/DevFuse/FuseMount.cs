@@ -24,7 +24,7 @@ public sealed partial class FuseMount : IAsyncDisposable
     private static readonly TimeSpan ReaderHandOverDelay = TimeSpan.FromMilliseconds(10);
 
     private readonly List<DevFuseChannel> _channels = [];
-    private DevFuseReaderGate? _gate;
+    private readonly DevFuseReaderGate? _gate;
     private int _unmounted;
     private int _detached;
 
@@ -32,6 +32,7 @@ public sealed partial class FuseMount : IAsyncDisposable
     {
         _options = options;
         _fusermountSocket = fusermountSocket;
+        _gate = options.Workers > 1 && options.ParkIdleWorkers ? new DevFuseReaderGate(ReaderHandOverDelay) : null;
     }
 
     /// <summary>The mount point.</summary>
@@ -69,7 +70,6 @@ public sealed partial class FuseMount : IAsyncDisposable
         try
         {
             FuseConnectionControl control = FuseConnectionControl.Find(options.MountPoint);
-            mount._gate = options.Workers > 1 && options.ParkIdleWorkers ? new DevFuseReaderGate(ReaderHandOverDelay) : null;
             mount.AddChannel(device, control, maxRequestSize);
             for (int i = 1; i < options.Workers; i++)
             {
