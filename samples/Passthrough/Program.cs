@@ -103,6 +103,11 @@ if (vhostUser && passthrough)
     return Fail("--passthrough needs /dev/fuse; a guest cannot use it.");
 }
 
+if (vhostUser && parkIdleWorkers)
+{
+    return Fail("--park-idle-workers is about /dev/fuse workers; with --vhost-user each queue has its own.");
+}
+
 if (!vhostUser && !Directory.Exists(positional[1]))
 {
     return Fail($"the mount point '{positional[1]}' does not exist.");

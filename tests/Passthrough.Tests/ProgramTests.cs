@@ -13,6 +13,7 @@ public sealed class ProgramTests
     [InlineData("invalid argument '--threads'", "/tmp", "/tmp", "--threads", "0")]
     [InlineData("unexpected or invalid argument '--bogus'", "/tmp", "/tmp", "--bogus")]
     [InlineData("cannot be combined", "/tmp", "/tmp", "--passthrough", "--writeback")]
+    [InlineData("--park-idle-workers is about /dev/fuse workers", "/tmp", "--vhost-user", "/tmp/unused.sock", "--tag", "t", "--park-idle-workers")]
     public void Bad_command_lines_exit_with_2_and_say_why(string message, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
