@@ -98,23 +98,17 @@ internal abstract class MemoryNode
     /// <summary>Content changed: mtime and ctime.</summary>
     public void Touch(Timestamp now) => Mtime = Ctime = now;
 
-    /// <summary>Clears set-user-id, and set-group-id when it means "set group id" (with group execute) rather than mandatory locking.</summary>
-    public void KillSuidGid()
-    {
-        uint kill = ModeBits.SetUid | ((Mode & ModeBits.GroupExecute) != 0 ? ModeBits.SetGid : 0);
-        Mode &= ~kill;
-    }
-
     /// <summary>
     /// What the VFS drops when a file's data, size or owner changes (<c>file_remove_privs</c>, <c>chown</c>): its file
     /// capability (<c>security.capability</c>) whoever the caller is, and set-user-id/set-group-id when
     /// <paramref name="suidGid"/> (the kernel asks for that when the caller lacks <c>CAP_FSETID</c>; chown always does).
+    /// Set-group-id goes only with group execute: without it, it marks mandatory locking rather than "set group id".
     /// </summary>
     public void RemovePrivileges(bool suidGid)
     {
         if (suidGid)
         {
-            KillSuidGid();
+            Mode &= ~(ModeBits.SetUid | ((Mode & ModeBits.GroupExecute) != 0 ? ModeBits.SetGid : 0));
         }
 
         Xattrs?.GetAlternateLookup<ReadOnlySpan<byte>>().Remove("security.capability"u8);
