@@ -28,7 +28,7 @@ public interface IFuseChannel : IAsyncDisposable
     /// </summary>
     /// <param name="buffer">Room for a request, at least <see cref="MaxRequestSize"/> bytes.</param>
     /// <param name="cancellationToken">Stops the wait (an <see cref="OperationCanceledException"/>). A transport that waits in a
-    /// system call it cannot interrupt (a <c>/dev/fuse</c> <c>read</c>) sees it only when that call returns;
+    /// system call it cannot interrupt (see <see cref="ReceiveBlocksThread"/>) may see it only when that call returns;
     /// <see cref="Shutdown"/> ends every wait.</param>
     /// <returns>The request's length and reply room; <see cref="FuseChannelRequest.IsEndOfStream"/> when the channel is closed.</returns>
     /// <exception cref="FuseChannelException">The channel failed and cannot continue.</exception>
